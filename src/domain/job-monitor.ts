@@ -1,0 +1,83 @@
+import { inject, injectable } from 'inversify';
+import type { JobStatusView } from './cluster-objects.js';
+import { STEP_OUTCOME_COMMANDS } from './commands.js';
+import { describeError } from './errors.js';
+import { isStepType } from './job-codes.js';
+import { CLUSTER, type Cluster, type JobWatchEvent } from '../ports/cluster.js';
+import { LOGGER, type Logger } from '../ports/logger.js';
+import { METRICS, type Metrics } from '../ports/metrics.js';
+import { LANDO_CLIENT, type LandoClient } from '../ports/work-queue.js';
+import { WATCHER_SETTINGS, type WatcherSettings } from './settings.js';
+
+export const JOB_ID_LABEL = 'bespin-job-id';
+export const STEP_LABEL = 'bespin-job-step';
+
+type Outcome = 'complete' | 'failed';
+
+/**
+ * Turns cluster Job events into step outcome messages for lando (kubernetes.md §12.2).
+ *
+ * Each Job's outcome is reported once per Job uid (W18): the original re-sent it on every
+ * event and every restart. A report that could not be sent is not remembered, so the next
+ * event or re-list of that Job sends it again: nothing is lost.
+ */
+@injectable()
+export class JobMonitor {
+  private readonly reported = new Map<string, Outcome>();
+
+  constructor(
+    @inject(CLUSTER) private readonly cluster: Cluster,
+    @inject(LANDO_CLIENT) private readonly lando: LandoClient,
+    @inject(WATCHER_SETTINGS) private readonly settings: WatcherSettings,
+    @inject(METRICS) private readonly metrics: Metrics,
+    @inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onJobEvent(event: JobWatchEvent): Promise<void> {
+    const { job } = event;
+    if (event.type === 'DELETED') {
+      this.reported.delete(job.uid);
+      return;
+    }
+    const jobId = job.labels[JOB_ID_LABEL];
+    const step = job.labels[STEP_LABEL];
+    if (!jobId || !step) return;
+    if (!isStepType(step)) {
+      this.logger.error({ job_id: jobId, k8s_job: job.name, step }, `Job ${job.name} has an unknown ${STEP_LABEL} label ${JSON.stringify(step)}; it is not reported`);
+      return;
+    }
+    const outcome = outcomeOf(job);
+    if (!outcome || this.reported.has(job.uid)) return;
+
+    const commands = STEP_OUTCOME_COMMANDS[step];
+    const log = this.logger.child({ job_id: jobId, step, k8s_job: job.name });
+    if (outcome === 'complete') {
+      await this.lando.send({ command: commands.complete, jobId });
+    } else {
+      await this.lando.send({ command: commands.error, jobId, message: await this.failureReport(job) });
+    }
+    this.reported.set(job.uid, outcome);
+    this.metrics.increment('watcher_outcomes_reported_total', { step, outcome });
+    log.info({ outcome }, `Sent ${outcome === 'complete' ? commands.complete : commands.error} for Job ${job.name}`);
+  }
+
+  /** The most recent pod's log, cut to its end (where the error is) so messages stay bounded (W19). */
+  private async failureReport(job: JobStatusView): Promise<string> {
+    try {
+      const pods = await this.cluster.listPods({ 'job-name': job.name });
+      const newest = [...pods].sort((a, b) => a.creationTimestamp.localeCompare(b.creationTimestamp)).at(-1);
+      if (!newest) return `logs unavailable: no pods found for Job ${job.name}`;
+      return await this.cluster.readPodLog(newest.name, this.settings.maxLogBytes);
+    } catch (error) {
+      return `logs unavailable: ${describeError(error)}`;
+    }
+  }
+}
+
+/** Complete wins over Failed when both are present, as in the original. */
+function outcomeOf(job: JobStatusView): Outcome | undefined {
+  const holds = (type: string) => job.conditions.some((condition) => condition.type === type && condition.status === 'True');
+  if (holds('Complete')) return 'complete';
+  if (holds('Failed')) return 'failed';
+  return undefined;
+}
