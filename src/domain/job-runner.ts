@@ -5,6 +5,7 @@ import type { Delivery, LandoCommandName } from './commands.js';
 import { describeError, InvalidJobError, isRetryable, NotFoundError, PermanentError } from './errors.js';
 import { JobContext } from './job-context.js';
 import { JobState, JobStep } from './job-codes.js';
+import { stepByType, type StepDefinition } from './job-steps.js';
 import { StageSequencer } from './stage-sequencer.js';
 import { BESPIN_API, type BespinApi } from '../ports/bespin-api.js';
 import { CLUSTER, type Cluster } from '../ports/cluster.js';
@@ -23,15 +24,6 @@ interface Request {
 }
 
 type Handler = (context: JobContext, request: Request) => Promise<void>;
-
-/** What each `*_error` command says about its step (overview §5.2). */
-const STEP_FAILURES = {
-  stage_job_error: { step: JobStep.Staging, label: 'Staging job failed' },
-  run_job_error: { step: JobStep.RunningWorkflow, label: 'Running job failed' },
-  organize_output_error: { step: JobStep.OrganizeOutput, label: 'Organize output job failed' },
-  store_job_output_error: { step: JobStep.StoreOutput, label: 'Storing job output failed' },
-  record_output_project_error: { step: JobStep.RecordOutputProject, label: 'Recording output project failed' },
-} as const;
 
 const RECORD_ANNOTATIONS = ['project_id', 'readme_file_id'] as const;
 
@@ -66,11 +58,11 @@ export class JobRunner {
       organize_output_complete: (context, request) => this.organizeOutputComplete(context, request.resuming),
       store_job_output_complete: (context, request) => this.storeJobOutputComplete(context, request.resuming),
       record_output_project_complete: (context, request) => this.recordOutputProjectComplete(context, request.resuming),
-      stage_job_error: (context, request) => this.stepFailed(context, request, 'stage_job_error'),
-      run_job_error: (context, request) => this.stepFailed(context, request, 'run_job_error'),
-      organize_output_error: (context, request) => this.stepFailed(context, request, 'organize_output_error'),
-      store_job_output_error: (context, request) => this.stepFailed(context, request, 'store_job_output_error'),
-      record_output_project_error: (context, request) => this.stepFailed(context, request, 'record_output_project_error'),
+      stage_job_error: (context, request) => this.stepFailed(context, request, stepByType('stage_data')),
+      run_job_error: (context, request) => this.stepFailed(context, request, stepByType('run_workflow')),
+      organize_output_error: (context, request) => this.stepFailed(context, request, stepByType('organize_output')),
+      store_job_output_error: (context, request) => this.stepFailed(context, request, stepByType('save_output')),
+      record_output_project_error: (context, request) => this.stepFailed(context, request, stepByType('record_output_project')),
     };
   }
 
@@ -100,9 +92,8 @@ export class JobRunner {
   // ---- commands from bespin-api ----
 
   private async startJob(context: JobContext, resuming: boolean): Promise<void> {
-    const alreadyUnderway =
-      context.state === JobState.Finished ||
-      (context.state === JobState.Running && !(resuming && [JobStep.CreateVm, JobStep.Staging].includes(context.step as 'V' | 'S')));
+    const startedByAnInterruptedAttempt = resuming && ([JobStep.None, JobStep.CreateVm, JobStep.Staging] as string[]).includes(context.step);
+    const alreadyUnderway = context.state === JobState.Finished || (context.state === JobState.Running && !startedByAnInterruptedAttempt);
     if (alreadyUnderway) {
       this.ignore(context, 'start_job', 'the job is already running or finished; use restart_job');
       return;
@@ -197,16 +188,16 @@ export class JobRunner {
    * Guarded, unlike the original (W18): a stale or repeated error for a step the job is not
    * running would turn a restarted or canceled job into an error.
    */
-  private async stepFailed(context: JobContext, request: Request, command: keyof typeof STEP_FAILURES): Promise<void> {
-    const { step, label } = STEP_FAILURES[command];
-    const interruptedAfterStateWrite = request.resuming && context.isAt(JobState.Error, step);
-    if (!context.isAt(JobState.Running, step) && !interruptedAfterStateWrite) {
-      this.ignore(context, command, `the job is not running step ${step}`);
+  private async stepFailed(context: JobContext, request: Request, failed: StepDefinition): Promise<void> {
+    const { bespinStep, errorCommand } = failed;
+    const interruptedAfterStateWrite = request.resuming && context.isAt(JobState.Error, bespinStep);
+    if (!context.isAt(JobState.Running, bespinStep) && !interruptedAfterStateWrite) {
+      this.ignore(context, errorCommand, `the job is not running step ${bespinStep}`);
       return;
     }
     await context.setState(JobState.Error);
-    context.status(label);
-    await context.recordError(request.text ?? `${command} carried no message`);
+    context.status(failed.failureStatus);
+    await context.recordError(request.text ?? `${errorCommand} carried no message`);
   }
 
   // ---- the building blocks of overview §5.1 ----

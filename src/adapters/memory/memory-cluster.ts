@@ -22,6 +22,8 @@ export interface AutoCompletion {
   readonly afterMs: number;
   /** The log to fail the Job with, or undefined to let it complete. */
   readonly fail?: (job: JobObject) => string | undefined;
+  /** What the pod's container leaves behind before it ends, e.g. the record step's annotations. */
+  readonly work?: (job: JobObject, podName: string) => void;
 }
 
 export interface MemoryClusterOptions {
@@ -484,6 +486,8 @@ export class MemoryCluster implements Cluster {
       if (this.jobs.get(job.description.metadata.name) !== job || isFinished(job)) return;
       // A held pod (holdPodWaiting/holdPodUnschedulable) never ends by itself: that is W10.
       if (this.currentPod(job)?.phase === 'Pending') return;
+      const pod = this.currentPod(job);
+      if (pod) plan.work?.(job.description, pod.name);
       const failureLog = plan.fail?.(job.description);
       this.finishJob(job, failureLog === undefined ? 'Complete' : 'Failed', failureLog);
     }, plan.afterMs);

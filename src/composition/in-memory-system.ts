@@ -1,0 +1,151 @@
+import { MemoryBespinApi } from '../adapters/memory/memory-bespin-api.js';
+import { MemoryCluster } from '../adapters/memory/memory-cluster.js';
+import { MemoryMetrics } from '../adapters/memory/memory-metrics.js';
+import { MemoryBroker, MemoryProgressPublisher, type MemoryWorkQueue } from '../adapters/memory/memory-work-queue.js';
+import { SystemClock } from '../adapters/system/system-clock.js';
+import type { JobObject } from '../domain/cluster-objects.js';
+import { isStepType, type StepType } from '../domain/job-codes.js';
+import type { LandoSettings, WatcherSettings } from '../domain/settings.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { JobProgress, ProgressPublisher } from '../ports/progress-publisher.js';
+import { createLandoContainer, createWatcherContainer } from './containers.js';
+import { LandoService, WatcherService } from './services.js';
+
+export const SANDBOX_QUEUE = 'lando';
+
+export const SANDBOX_LANDO_SETTINGS: LandoSettings = {
+  baseStageDataVolumeSizeInG: 1,
+  dataStoreSecretName: 'ddsclient-agent',
+  recordOutputProjectServiceAccount: 'annotation-writer-sa',
+};
+
+export const SANDBOX_WATCHER_SETTINGS: WatcherSettings = { maxLogBytes: 64 * 1024 };
+
+/**
+ * Simulated step containers: each Job ends `stepMs` after it is created, failing with the
+ * log `fail` returns (if any); the record step's pod annotates itself with DukeDS ids, as
+ * the real record step's kubectl does.
+ */
+export interface SimulatedWorkloads {
+  readonly stepMs: number;
+  readonly fail?: (jobId: string, step: StepType) => string | undefined;
+}
+
+export interface InMemorySystemOptions {
+  readonly logger: Logger;
+  /** Without it Jobs run until a test ends them through `cluster`. */
+  readonly workloads?: SimulatedWorkloads;
+  readonly landoSettings?: LandoSettings;
+  readonly watcherSettings?: WatcherSettings;
+  readonly handlerTimeoutMs?: number;
+  readonly prefetch?: number;
+  readonly maxAttempts?: number;
+  readonly retryDelayMs?: number;
+  readonly clock?: Clock;
+}
+
+export type ProgressListener = (progress: JobProgress) => void;
+
+/**
+ * lando and the watcher over in-memory adapters: one broker queue between them, one simulated
+ * cluster, one simulated bespin-api. The roles are built by the same containers and services
+ * as the real processes, so the sandbox and the whole-job tests exercise the real wiring.
+ */
+export class InMemorySystem {
+  readonly bespin = new MemoryBespinApi();
+  readonly cluster: MemoryCluster;
+  readonly broker = new MemoryBroker();
+  readonly progress = new MemoryProgressPublisher();
+  readonly metrics = new MemoryMetrics();
+  /** What bespin-api would send lando's commands through. */
+  readonly client: MemoryWorkQueue;
+  readonly lando: LandoService;
+  readonly watcher: WatcherService;
+  private readonly progressListeners: ProgressListener[] = [];
+
+  constructor(options: InMemorySystemOptions) {
+    const clock = options.clock ?? new SystemClock();
+    this.cluster = new MemoryCluster(options.workloads ? { autoComplete: this.simulate(options.workloads) } : {});
+    const queueOptions = {
+      prefetch: options.prefetch ?? 16,
+      maxAttempts: options.maxAttempts ?? 5,
+      retryDelayMs: options.retryDelayMs ?? 0,
+      logger: options.logger,
+      metrics: this.metrics,
+    };
+    this.client = this.broker.workQueue(SANDBOX_QUEUE, queueOptions);
+    const watcherSettings = options.watcherSettings ?? SANDBOX_WATCHER_SETTINGS;
+    const common = { cluster: this.cluster, metrics: this.metrics, clock };
+    const landoContainer = createLandoContainer(
+      { lando: options.landoSettings ?? SANDBOX_LANDO_SETTINGS, dispatch: { handlerTimeoutMs: options.handlerTimeoutMs ?? 60_000 } },
+      {
+        ...common,
+        logger: options.logger.child({ role: 'lando' }),
+        bespin: this.bespin,
+        consumer: this.broker.workQueue(SANDBOX_QUEUE, queueOptions),
+        progress: this.tappedProgress(),
+      },
+    );
+    const watcherContainer = createWatcherContainer(watcherSettings, {
+      ...common,
+      logger: options.logger.child({ role: 'watcher' }),
+      lando: this.broker.workQueue(SANDBOX_QUEUE, queueOptions),
+    });
+    this.lando = new LandoService(landoContainer);
+    this.watcher = new WatcherService(watcherContainer, watcherSettings);
+  }
+
+  onProgress(listener: ProgressListener): void {
+    this.progressListeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    await this.lando.start();
+    await this.watcher.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher.stop();
+    await this.lando.stop();
+    this.cluster.reset();
+  }
+
+  /** Marks the job Starting and sends start_job, as bespin-api does when a user starts a job. */
+  async startJob(jobId: number): Promise<void> {
+    await this.bespin.setJobState(jobId, 'S');
+    await this.client.send({ command: 'start_job', jobId: String(jobId) });
+  }
+
+  private simulate(workloads: SimulatedWorkloads) {
+    const stepOf = (job: JobObject) => {
+      const step = job.metadata.labels['bespin-job-step'] ?? '';
+      return isStepType(step) ? step : undefined;
+    };
+    const jobIdOf = (job: JobObject) => job.metadata.labels['bespin-job-id'] ?? '';
+    return {
+      afterMs: workloads.stepMs,
+      fail: (job: JobObject) => {
+        const step = stepOf(job);
+        return step && workloads.fail ? workloads.fail(jobIdOf(job), step) : undefined;
+      },
+      work: (job: JobObject, podName: string) => {
+        if (stepOf(job) !== 'record_output_project') return;
+        const id = jobIdOf(job).padStart(12, '0');
+        this.cluster.annotatePod(podName, {
+          project_id: `00000000-0000-4000-8000-${id}`,
+          readme_file_id: `00000000-0000-4000-9000-${id}`,
+        });
+      },
+    };
+  }
+
+  private tappedProgress(): ProgressPublisher {
+    return {
+      publish: async (progress) => {
+        await this.progress.publish(progress);
+        for (const listener of this.progressListeners) listener(progress);
+      },
+    };
+  }
+}
