@@ -1,0 +1,127 @@
+import { STEP_TYPES, type StepType } from '../domain/job-codes.js';
+import { stepByType } from '../domain/job-steps.js';
+import type { JobProgress } from '../ports/progress-publisher.js';
+import { InMemorySystem } from './in-memory-system.js';
+import type { Logger } from '../ports/logger.js';
+
+export interface SandboxOptions {
+  readonly jobs: number;
+  readonly stepMs: number;
+  /** The step at which the last demo job fails, to show the error path. */
+  readonly failStep?: StepType;
+  readonly timeoutMs: number;
+  readonly logger: Logger;
+  readonly out: NodeJS.WritableStream;
+}
+
+export interface SandboxJobResult {
+  readonly id: number;
+  readonly expected: string;
+  readonly ended: string;
+  readonly stepMs: Readonly<Record<string, number>>;
+  readonly totalMs: number;
+}
+
+/** What each bespin step code means, for people reading the sandbox's output. */
+const STEP_NAMES: Readonly<Record<string, string>> = {
+  '': '',
+  V: 'Create VM',
+  S: 'Staging In',
+  R: 'Running Workflow',
+  o: 'Organize Output Project',
+  O: 'Store Job Output',
+  P: 'Record Output Project',
+};
+
+const STATE_NAMES: Readonly<Record<string, string>> = { R: 'RUNNING', F: 'FINISHED', E: 'ERRORED', C: 'CANCELED' };
+
+const FIRST_JOB_ID = 1001;
+
+interface JobTimeline {
+  readonly id: number;
+  readonly expected: string;
+  readonly changes: { at: number; state: string; step: string }[];
+}
+
+/**
+ * The sandbox: lando and the watcher in one process over a simulated cluster and bespin-api,
+ * running demo jobs the way bespin-api starts them. It prints a line per state or step change
+ * and a summary, and succeeds only if every job ended as it was meant to.
+ */
+export async function runSandbox(options: SandboxOptions): Promise<SandboxJobResult[]> {
+  const failingJob = options.failStep ? FIRST_JOB_ID + options.jobs - 1 : undefined;
+  const system = new InMemorySystem({
+    logger: options.logger,
+    workloads: {
+      stepMs: options.stepMs,
+      fail: (jobId, step) => (Number(jobId) === failingJob && step === options.failStep ? `sandbox: ${step} failed on purpose (--fail-step)` : undefined),
+    },
+  });
+  const started = Date.now();
+  const timelines = new Map<number, JobTimeline>();
+  for (let index = 0; index < options.jobs; index += 1) {
+    const id = FIRST_JOB_ID + index;
+    system.bespin.generateJob(id, { state: 'A', step: '', name: `Sandbox job ${index + 1}` });
+    timelines.set(id, { id, expected: id === failingJob ? 'E' : 'F', changes: [{ at: 0, state: 'S', step: '' }] });
+  }
+  system.onProgress((progress) => recordChange(timelines, progress, Date.now() - started, options.out));
+
+  const bespinSteps = options.failStep ? ` (job ${failingJob} will fail at ${stepByType(options.failStep).bespinStep} ${STEP_NAMES[stepByType(options.failStep).bespinStep]})` : '';
+  options.out.write(`lando-k8s sandbox: ${options.jobs} job(s), each step's Job running ${options.stepMs} ms${bespinSteps}\n`);
+  await system.start();
+  try {
+    await Promise.all([...timelines.keys()].map((id) => system.startJob(id)));
+    await waitForEnd(timelines, options.timeoutMs);
+  } finally {
+    await system.stop();
+  }
+  const results = [...timelines.values()].map(summarize);
+  options.out.write(summaryTable(results));
+  return results;
+}
+
+export function sandboxSucceeded(results: readonly SandboxJobResult[]): boolean {
+  return results.every((result) => result.ended === result.expected);
+}
+
+function recordChange(timelines: Map<number, JobTimeline>, progress: JobProgress, at: number, out: NodeJS.WritableStream): void {
+  const timeline = timelines.get(progress.job);
+  if (!timeline) return;
+  timeline.changes.push({ at, state: progress.state, step: progress.step });
+  const seconds = (at / 1000).toFixed(3).padStart(8);
+  const state = (STATE_NAMES[progress.state] ?? progress.state).padEnd(9);
+  out.write(`${seconds}s  job ${progress.job}  ${state} ${progress.step.padEnd(1)}  ${STEP_NAMES[progress.step] ?? ''}\n`);
+}
+
+async function waitForEnd(timelines: Map<number, JobTimeline>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const ended = () => [...timelines.values()].every((timeline) => ['F', 'E', 'C'].includes(timeline.changes.at(-1)!.state));
+  while (!ended() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+function summarize(timeline: JobTimeline): SandboxJobResult {
+  const stepMs: Record<string, number> = {};
+  timeline.changes.forEach((change, index) => {
+    const next = timeline.changes[index + 1];
+    if (next && change.state === 'R' && change.step !== '') stepMs[change.step] = (stepMs[change.step] ?? 0) + next.at - change.at;
+  });
+  const last = timeline.changes.at(-1)!;
+  return { id: timeline.id, expected: timeline.expected, ended: ['F', 'E', 'C'].includes(last.state) ? last.state : 'unfinished', stepMs, totalMs: last.at };
+}
+
+function summaryTable(results: readonly SandboxJobResult[]): string {
+  const steps = ['V', ...STEP_TYPES.map((type) => stepByType(type).bespinStep)];
+  const header = ['job', 'ended', 'expected', ...steps.map((step) => `${step} ms`), 'total ms', ''];
+  const rows = results.map((result) => [
+    String(result.id),
+    STATE_NAMES[result.ended] ?? result.ended,
+    STATE_NAMES[result.expected] ?? result.expected,
+    ...steps.map((step) => (result.stepMs[step] === undefined ? '-' : String(result.stepMs[step]))),
+    String(result.totalMs),
+    result.ended === result.expected ? 'ok' : 'NOT AS EXPECTED',
+  ]);
+  const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => row[column]!.length)));
+  const line = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  const ok = results.filter((result) => result.ended === result.expected).length;
+  return ['', line(header), ...rows.map(line), '', `${ok} of ${results.length} job(s) ended as expected`, ''].join('\n');
+}
