@@ -35,7 +35,7 @@ describe('whole jobs over the in-memory adapters', () => {
     expect(jobs.bespin.outputProjects).to.have.length(1);
     expect(jobs.bespin.outputProjects[0]).to.include({ project_id: '00000000-0000-4000-8000-000000000042' });
     expect(jobs.bespin.jobErrors).to.deep.equal([]);
-    expect(jobs.broker.deadLetters('lando.dead-letter')).to.deep.equal([]);
+    expect(jobs.deadLetters()).to.deep.equal([]);
   });
 
   for (const failing of JOB_STEPS) {
@@ -212,7 +212,7 @@ describe('whole jobs over the in-memory adapters', () => {
     await jobs.startJob(31);
     await jobs.waitForState(31, 'F', '');
     await jobs.quiesce();
-    const deadLetters = jobs.broker.deadLetters('lando.dead-letter');
+    const deadLetters = jobs.deadLetters();
     expect(deadLetters).to.have.length(1);
     expect(deadLetters[0]!.reason).to.equal('job 404 does not exist in bespin-api');
   });

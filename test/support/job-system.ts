@@ -1,6 +1,7 @@
 import { InMemorySystem, type InMemorySystemOptions } from '../../src/composition/in-memory-system.js';
 import type { StepType } from '../../src/domain/job-codes.js';
 import type { JobProgress } from '../../src/ports/progress-publisher.js';
+import { readDeadLetter, type DeadLetter } from '../../src/adapters/amqp/dead-letter-queue.js';
 import { MemoryLogger } from './memory-logger.js';
 
 const WAIT_LIMIT_MS = 5000;
@@ -52,6 +53,10 @@ export class JobSystem extends InMemorySystem {
     await this.cluster.settled();
     await new Promise((resolve) => setTimeout(resolve, 20));
     await waitUntil(() => this.broker.depth('lando') === 0, () => 'the lando queue to drain');
+  }
+
+  deadLetters(): DeadLetter[] {
+    return this.broker.messages(this.client.deadLetterQueue).map((message) => readDeadLetter(message.body, message.properties));
   }
 
   objectsOf(id: number): string[] {
