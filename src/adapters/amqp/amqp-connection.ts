@@ -401,8 +401,13 @@ export class AmqpSession {
     this.lose(new Error(reason));
   }
 
+  /**
+   * Closes the channel before the connection: channel.close is a round trip the broker answers
+   * only after the acknowledgements sent before it, which a bare connection close can drop.
+   */
   async close(): Promise<void> {
     this.alive = false;
+    await this.channel.close().catch(() => undefined);
     await this.model.close().catch(() => undefined);
   }
 
