@@ -177,6 +177,8 @@ export function watcherSettingsFrom(config: AppConfig): WatcherSettings {
   return {
     maxLogBytes: config.watcher.maxLogBytes,
     installationLabel: config.lando.installationLabel,
+    imagePullGraceMs: config.watcher.imagePullGraceSeconds * 1000,
+    unschedulableGraceMs: config.watcher.unschedulableGraceSeconds * 1000,
   };
 }
 

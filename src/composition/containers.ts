@@ -4,6 +4,7 @@ import { JobMonitor } from '../domain/job-monitor.js';
 import { JobRunner } from '../domain/job-runner.js';
 import { LANDO_SETTINGS, WATCHER_SETTINGS, type LandoSettings, type WatcherSettings } from '../domain/settings.js';
 import { StageSequencer } from '../domain/stage-sequencer.js';
+import { StuckPodDetector } from '../domain/stuck-pod-detector.js';
 import { BESPIN_API, type BespinApi } from '../ports/bespin-api.js';
 import { CLOCK, type Clock } from '../ports/clock.js';
 import { CLUSTER, type Cluster } from '../ports/cluster.js';
@@ -53,6 +54,7 @@ export function createWatcherContainer(settings: WatcherSettings, adapters: Watc
   container.bind<WatcherSettings>(WATCHER_SETTINGS).toConstantValue(settings);
   container.bind<LandoClient>(LANDO_CLIENT).toConstantValue(adapters.lando);
   container.bind(JobMonitor).toSelf().inSingletonScope();
+  container.bind(StuckPodDetector).toSelf().inSingletonScope();
   return container;
 }
 

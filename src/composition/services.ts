@@ -1,8 +1,8 @@
 import type { Container } from 'inversify';
 import { CommandDispatcher } from '../domain/command-dispatcher.js';
-import { JobMonitor } from '../domain/job-monitor.js';
-import type { Labels } from '../domain/cluster-objects.js';
+import { bespinJobsSelector, JobMonitor } from '../domain/job-monitor.js';
 import type { WatcherSettings } from '../domain/settings.js';
+import { StuckPodDetector } from '../domain/stuck-pod-detector.js';
 import { CLUSTER, type Cluster, type WatchHandle } from '../ports/cluster.js';
 import { WORK_QUEUE_CONSUMER, type WorkQueueConsumer } from '../ports/work-queue.js';
 
@@ -31,10 +31,11 @@ export class LandoService implements Service {
   }
 }
 
-/** The watcher: the cluster's labelled Jobs go to the JobMonitor. */
+/** The watcher: the cluster's labelled Jobs go to the JobMonitor; pods that cannot start, to the StuckPodDetector. */
 export class WatcherService implements Service {
   private readonly cluster: Cluster;
   private readonly monitor: JobMonitor;
+  private readonly stuckPods: StuckPodDetector;
   private watch: WatchHandle | undefined;
 
   constructor(
@@ -43,21 +44,17 @@ export class WatcherService implements Service {
   ) {
     this.cluster = container.get<Cluster>(CLUSTER);
     this.monitor = container.get(JobMonitor);
+    this.stuckPods = container.get(StuckPodDetector);
   }
 
   async start(): Promise<void> {
-    this.watch = await this.cluster.watchJobs(watchSelector(this.settings), (event) => this.monitor.onJobEvent(event));
+    this.watch = await this.cluster.watchJobs(bespinJobsSelector(this.settings), (event) => this.monitor.onJobEvent(event));
+    this.stuckPods.start();
   }
 
   async stop(): Promise<void> {
+    await this.stuckPods.stop();
     await this.watch?.stop();
     this.watch = undefined;
   }
-}
-
-/** `bespin-job=true`, narrowed to this installation when one is configured (W20). */
-export function watchSelector(settings: WatcherSettings): Labels {
-  const selector: Record<string, string> = { 'bespin-job': 'true' };
-  if (settings.installationLabel) selector[settings.installationLabel.key] = settings.installationLabel.value;
-  return selector;
 }

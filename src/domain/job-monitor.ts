@@ -1,5 +1,5 @@
 import { inject, injectable } from 'inversify';
-import type { JobStatusView } from './cluster-objects.js';
+import type { JobStatusView, Labels } from './cluster-objects.js';
 import { STEP_OUTCOME_COMMANDS } from './commands.js';
 import { describeError } from './errors.js';
 import { isStepType } from './job-codes.js';
@@ -11,6 +11,13 @@ import { WATCHER_SETTINGS, type WatcherSettings } from './settings.js';
 
 export const JOB_ID_LABEL = 'bespin-job-id';
 export const STEP_LABEL = 'bespin-job-step';
+
+/** The Jobs and pods of this installation: `bespin-job=true`, plus the installation label when configured (W20). */
+export function bespinJobsSelector(settings: Pick<WatcherSettings, 'installationLabel'>): Labels {
+  const selector: Record<string, string> = { 'bespin-job': 'true' };
+  if (settings.installationLabel) selector[settings.installationLabel.key] = settings.installationLabel.value;
+  return selector;
+}
 
 type Outcome = 'complete' | 'failed';
 

@@ -19,6 +19,15 @@ export interface WatcherSettings {
   /** The failed pod's log is cut to its last this-many bytes before it is sent (W19). */
   readonly maxLogBytes: number;
   readonly installationLabel?: { readonly key: string; readonly value: string };
+  /**
+   * A container that cannot start (image pull, missing Secret) for this long fails its step
+   * (W10). This and the next two default to DEFAULT_STUCK_POD_SETTINGS (stuck-pod-detector.ts).
+   */
+  readonly imagePullGraceMs?: number;
+  /** A pod the scheduler cannot place for this long fails its step (W10). */
+  readonly unschedulableGraceMs?: number;
+  /** Interval of the scan for pods that cannot start. */
+  readonly stuckPodScanMs?: number;
 }
 
 export const LANDO_SETTINGS = Symbol.for('lando-k8s.LandoSettings');

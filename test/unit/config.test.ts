@@ -656,6 +656,8 @@ describe('loadConfig', () => {
     it('hands the watcher its settings', () => {
       expect(watcherSettingsFrom(loadWith('watcher', { max_log_bytes: 4096 }))).to.deep.equal({
         maxLogBytes: 4096,
+        imagePullGraceMs: 300_000,
+        unschedulableGraceMs: 900_000,
         installationLabel: undefined,
       });
     });
