@@ -16,6 +16,7 @@ import { AlreadyExistsError, NotFoundError, PermanentError } from '../../domain/
 import type { Cluster, CreateOutcome, DeleteOutcome, JobWatchEvent, JobWatchListener, WatchHandle } from '../../ports/cluster.js';
 import { validateClusterObject, validateLabelSelector } from './cluster-object-validation.js';
 import { FaultPlan } from './fault-plan.js';
+import { utf8Tail } from '../log-tail.js';
 
 export interface AutoCompletion {
   /** Delay between a Job's creation and its end. */
@@ -117,9 +118,6 @@ const GENERATED_NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 const GENERATED_NAME_BASE_MAX = 58;
 const GENERATED_NAME_RANDOM_LENGTH = 5;
 
-/** A UTF-8 character has at most three continuation bytes (10xxxxxx). */
-const MAX_CONTINUATION_BYTES = 3;
-
 /**
  * A namespace held in memory that behaves like the API server plus the Job controller: it
  * validates objects, creates a pod per Job, reports Job status changes to watches, and lets a
@@ -185,11 +183,7 @@ export class MemoryCluster implements Cluster {
 
   async readPodLog(podName: string, maxBytes: number): Promise<string> {
     return this.perform('readPodLog', { verb: 'readPodLog', name: podName }, () => {
-      if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
-        throw new PermanentError(`maxBytes must be a non-negative integer, got ${maxBytes}`);
-      }
-      const tail = lastUtf8Bytes(this.requirePod(podName).log, maxBytes);
-      return new TextDecoder('utf-8', { ignoreBOM: true }).decode(tail);
+      return utf8Tail(this.requirePod(podName).log, maxBytes);
     });
   }
 
@@ -655,14 +649,4 @@ function podView(pod: StoredPod): PodView {
 
 function toBytes(log: string | Uint8Array): Uint8Array {
   return typeof log === 'string' ? new TextEncoder().encode(log) : Uint8Array.from(log);
-}
-
-/** The last `maxBytes` bytes, moved forward past a character the cut would split. */
-function lastUtf8Bytes(bytes: Uint8Array, maxBytes: number): Uint8Array {
-  if (bytes.length <= maxBytes) return bytes;
-  let start = bytes.length - maxBytes;
-  for (let skipped = 0; skipped < MAX_CONTINUATION_BYTES && start < bytes.length && (bytes[start] & 0xc0) === 0x80; skipped++) {
-    start += 1;
-  }
-  return bytes.subarray(start);
 }

@@ -1,0 +1,40 @@
+/**
+ * One client-node request with a deadline: the request is aborted when it runs out, and any
+ * failure leaves as a domain error naming the request.
+ */
+import { Observable, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
+import { PermanentError, TransientError } from '../../domain/errors.js';
+import { toDomainError } from './k8s-errors.js';
+
+/** `operation` names the request in errors, e.g. `replace Lease lando-job-42`. */
+export async function sendWithTimeout<T>(
+  operation: string,
+  timeoutMs: number,
+  send: (options: ConfigurationOptions) => Promise<T>,
+  cancel?: AbortSignal,
+): Promise<T> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
+  try {
+    return await send({ middleware: [signalMiddleware(signal)], middlewareMergeStrategy: 'append' });
+  } catch (error) {
+    if (timeout.aborted) throw new TransientError(`${operation}: no response within ${timeoutMs} ms`);
+    throw toDomainError(operation, error);
+  }
+}
+
+/** A setting that must be a positive whole number, named after its owner (`K8sLeaseStore: requestTimeoutMs ...`). */
+export function positiveInteger(owner: string, name: string, value: number): number {
+  if (!(Number.isSafeInteger(value) && value > 0)) throw new PermanentError(`${owner}: ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function signalMiddleware(signal: AbortSignal): ObservableMiddleware {
+  return {
+    pre: (context: RequestContext) => {
+      context.setSignal(signal);
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+}
