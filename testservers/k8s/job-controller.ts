@@ -25,6 +25,11 @@ export interface AutoCompleteOptions {
   readonly fail?: (jobName: string) => LogContent | undefined;
   /** Time a pod "runs" before the Job finishes. */
   readonly delayMs?: number;
+  /**
+   * Annotations the pod's container writes onto its own pod before it ends, as the record
+   * step's `kubectl annotate pod $MY_POD_NAME project_id=... readme_file_id=...` does.
+   */
+  readonly annotations?: (job: { readonly name: string; readonly labels: Readonly<Record<string, string>> }) => Record<string, string> | undefined;
 }
 
 /** `all`: Normal and Warning Events; `warnings`: only Warnings (less memory in benchmarks); `none`. */
@@ -106,6 +111,14 @@ export class SimulatedJobController {
       this.settleCounts(status);
     });
     this.recordNormal(job, 'Completed', 'Job completed', JOB_CONTROLLER);
+  }
+
+  /** Adds annotations to a pod, as a `kubectl annotate` from inside it would. */
+  annotatePod(podName: string, annotations: Readonly<Record<string, string>>, namespace = this.options.namespace): void {
+    const changed = this.store.modify(PODS, namespace, podName, (draft) => {
+      draft.metadata.annotations = { ...draft.metadata.annotations, ...annotations };
+    });
+    if (!changed) throw new Error(`no pod ${namespace}/${podName} to annotate`);
   }
 
   /** Marks the Job's pod Failed (with `log` as its output) and the Job Failed, reason BackoffLimitExceeded. */
@@ -249,6 +262,8 @@ export class SimulatedJobController {
     const slash = jobKey.indexOf('/');
     const job = this.currentJob({ namespace: jobKey.slice(0, slash), name: jobKey.slice(slash + 1) });
     if (!job || job.metadata.uid !== uid || job.metadata.deletionTimestamp || isFinished(job) || this.holds.has(jobKey)) return;
+    const annotations = autoComplete.annotations?.({ name: job.metadata.name, labels: job.metadata.labels ?? {} });
+    if (annotations) this.annotatePod(this.ensureRunningPod(job).metadata.name, annotations, job.metadata.namespace);
     const log = autoComplete.fail?.(job.metadata.name);
     if (log === undefined) this.completeJob(job.metadata.name, job.metadata.namespace);
     else this.failJob(job.metadata.name, log, job.metadata.namespace);

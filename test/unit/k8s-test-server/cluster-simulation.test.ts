@@ -150,6 +150,20 @@ describe('K8s API test server: simulated Job controller, garbage collector and v
       expect(await clients.core.readNamespacedPodLog({ name: failedPod.metadata?.name ?? '', namespace: NAMESPACE })).to.equal('workflow failed\n');
     });
 
+    it('immediate with annotations(): the pod annotates itself before its Job completes, as the record step does', async () => {
+      await restart({
+        autoComplete: { mode: 'immediate', annotations: (job) => (job.name.startsWith('record-output-project') ? { project_id: 'p-1', readme_file_id: 'r-1' } : undefined) },
+      });
+      await createJob(jobBody(STAGE));
+      await createJob(jobBody('record-output-project-42-jdoe12'));
+
+      const [recordPod] = await podsOf('record-output-project-42-jdoe12');
+      expect(recordPod?.metadata?.annotations).to.include({ project_id: 'p-1', readme_file_id: 'r-1' });
+      expect(conditions(await readJob('record-output-project-42-jdoe12'))).to.include('Complete=True/CompletionsReached');
+      const [stagePod] = await podsOf(STAGE);
+      expect(stagePod?.metadata?.annotations ?? {}).to.not.have.property('project_id');
+    });
+
     it('manual: Jobs keep running until a test control finishes them', async () => {
       await restart({ autoComplete: { mode: 'manual' } });
       await createJob(jobBody(STAGE));
