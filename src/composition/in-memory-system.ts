@@ -5,8 +5,11 @@ import { MemoryBroker, MemoryProgressPublisher, type MemoryWorkQueue } from '../
 import { SystemClock } from '../adapters/system/system-clock.js';
 import type { JobObject } from '../domain/cluster-objects.js';
 import { isStepType, type StepType } from '../domain/job-codes.js';
+import type { JobLeaseSettings } from '../domain/job-leases.js';
+import type { LeaderElectionSettings } from '../domain/leader-elector.js';
 import type { LandoSettings, WatcherSettings } from '../domain/settings.js';
 import type { Clock } from '../ports/clock.js';
+import type { LeaseStore } from '../ports/leases.js';
 import type { Logger } from '../ports/logger.js';
 import type { JobProgress, ProgressPublisher } from '../ports/progress-publisher.js';
 import { createLandoContainer, createWatcherContainer } from './containers.js';
@@ -43,6 +46,18 @@ export interface InMemorySystemOptions {
   readonly maxAttempts?: number;
   readonly retryDelayMs?: number;
   readonly clock?: Clock;
+  /**
+   * Another system whose bespin-api, broker (and so queue), cluster and progress publisher this
+   * one uses, so several lando and watcher replicas run against one world. The other system
+   * owns them: only its stop() resets the cluster.
+   */
+  readonly shareWith?: InMemorySystem;
+  /** Needed by `jobLeases` and `leaderElection`. */
+  readonly leases?: LeaseStore;
+  /** lando takes per-job Leases. */
+  readonly jobLeases?: JobLeaseSettings;
+  /** The watcher runs only while it holds the leader Lease. */
+  readonly leaderElection?: LeaderElectionSettings;
 }
 
 export type ProgressListener = (progress: JobProgress) => void;
@@ -53,20 +68,26 @@ export type ProgressListener = (progress: JobProgress) => void;
  * as the real processes, so the sandbox and the whole-job tests exercise the real wiring.
  */
 export class InMemorySystem {
-  readonly bespin = new MemoryBespinApi();
+  readonly bespin: MemoryBespinApi;
   readonly cluster: MemoryCluster;
-  readonly broker = new MemoryBroker();
-  readonly progress = new MemoryProgressPublisher();
+  readonly broker: MemoryBroker;
+  readonly progress: MemoryProgressPublisher;
   readonly metrics = new MemoryMetrics();
   /** What bespin-api would send lando's commands through. */
   readonly client: MemoryWorkQueue;
   readonly lando: LandoService;
   readonly watcher: WatcherService;
   private readonly progressListeners: ProgressListener[] = [];
+  private readonly ownsWorld: boolean;
 
   constructor(options: InMemorySystemOptions) {
     const clock = options.clock ?? new SystemClock();
-    this.cluster = new MemoryCluster(options.workloads ? { autoComplete: this.simulate(options.workloads) } : {});
+    const world = options.shareWith;
+    this.ownsWorld = world === undefined;
+    this.bespin = world?.bespin ?? new MemoryBespinApi();
+    this.broker = world?.broker ?? new MemoryBroker();
+    this.progress = world?.progress ?? new MemoryProgressPublisher();
+    this.cluster = world?.cluster ?? new MemoryCluster(options.workloads ? { autoComplete: this.simulate(options.workloads) } : {});
     const queueOptions = {
       prefetch: options.prefetch ?? 16,
       maxAttempts: options.maxAttempts ?? 5,
@@ -76,9 +97,13 @@ export class InMemorySystem {
     };
     this.client = this.broker.workQueue(SANDBOX_QUEUE, queueOptions);
     const watcherSettings = options.watcherSettings ?? SANDBOX_WATCHER_SETTINGS;
-    const common = { cluster: this.cluster, metrics: this.metrics, clock };
+    const common = { cluster: this.cluster, metrics: this.metrics, clock, leases: options.leases };
     const landoContainer = createLandoContainer(
-      { lando: options.landoSettings ?? SANDBOX_LANDO_SETTINGS, dispatch: { handlerTimeoutMs: options.handlerTimeoutMs ?? 60_000 } },
+      {
+        lando: options.landoSettings ?? SANDBOX_LANDO_SETTINGS,
+        dispatch: { handlerTimeoutMs: options.handlerTimeoutMs ?? 60_000 },
+        leases: options.jobLeases,
+      },
       {
         ...common,
         logger: options.logger.child({ role: 'lando' }),
@@ -87,11 +112,15 @@ export class InMemorySystem {
         progress: this.tappedProgress(),
       },
     );
-    const watcherContainer = createWatcherContainer(watcherSettings, {
-      ...common,
-      logger: options.logger.child({ role: 'watcher' }),
-      lando: this.broker.workQueue(SANDBOX_QUEUE, queueOptions),
-    });
+    const watcherContainer = createWatcherContainer(
+      watcherSettings,
+      {
+        ...common,
+        logger: options.logger.child({ role: 'watcher' }),
+        lando: this.broker.workQueue(SANDBOX_QUEUE, queueOptions),
+      },
+      options.leaderElection,
+    );
     this.lando = new LandoService(landoContainer);
     this.watcher = new WatcherService(watcherContainer, watcherSettings);
   }
@@ -108,7 +137,7 @@ export class InMemorySystem {
   async stop(): Promise<void> {
     await this.watcher.stop();
     await this.lando.stop();
-    this.cluster.reset();
+    if (this.ownsWorld) this.cluster.reset();
   }
 
   /** Marks the job Starting and sends start_job, as bespin-api does when a user starts a job. */

@@ -1,6 +1,7 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable, optional } from 'inversify';
 import type { Delivery } from './commands.js';
 import { describeError } from './errors.js';
+import { JobLeases } from './job-leases.js';
 import { JobRunner } from './job-runner.js';
 import { CLOCK, type Clock } from '../ports/clock.js';
 import { LOGGER, type Logger } from '../ports/logger.js';
@@ -29,6 +30,8 @@ export class CommandDispatcher {
     @inject(CLOCK) private readonly clock: Clock,
     @inject(METRICS) private readonly metrics: Metrics,
     @inject(LOGGER) private readonly logger: Logger,
+    /** Bound when several lando replicas share the queue: a command then runs only while its replica holds the job's Lease. */
+    @inject(JobLeases) @optional() private readonly leases?: JobLeases,
   ) {}
 
   readonly handle = (delivery: Delivery): Promise<Disposition> => {
@@ -53,7 +56,9 @@ export class CommandDispatcher {
     const started = this.clock.now();
     let disposition: Disposition;
     try {
-      disposition = await this.runner.handle(delivery);
+      disposition = this.leases
+        ? await this.leases.run(delivery.message.jobId, () => this.runner.run(delivery))
+        : await this.runner.handle(delivery);
     } catch (error) {
       disposition = { outcome: 'retry', reason: `${command} for job ${delivery.message.jobId} failed unexpectedly: ${describeError(error)}` };
       this.logger.error({ job_id: delivery.message.jobId, command, err: describeError(error) }, 'Handler failed unexpectedly');

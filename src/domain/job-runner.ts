@@ -27,6 +27,18 @@ type Handler = (context: JobContext, request: Request) => Promise<void>;
 
 const RECORD_ANNOTATIONS = ['project_id', 'readme_file_id'] as const;
 
+/** States in which lando has nothing more to do for a job until a user starts or restarts it. */
+const AT_REST_STATES: readonly string[] = [JobState.Finished, JobState.Error, JobState.Canceled];
+
+/**
+ * What becomes of the delivery, and whether the job came to rest with it (FINISHED, ERRORED,
+ * CANCELED, or it cannot be read at all), so whatever lando kept for the job can go.
+ */
+export interface JobRunResult {
+  readonly disposition: Disposition;
+  readonly jobAtRest: boolean;
+}
+
 /**
  * Handles every command lando receives, as overview.md §5-§8 state them, with the original's
  * weaknesses mended: every step message is guarded (W18), a handler that was interrupted and
@@ -67,25 +79,33 @@ export class JobRunner {
   }
 
   async handle(delivery: Delivery): Promise<Disposition> {
+    return (await this.run(delivery)).disposition;
+  }
+
+  /** As handle(), also saying whether the job came to rest. */
+  async run(delivery: Delivery): Promise<JobRunResult> {
     const { message } = delivery;
     const log = this.logger.child({ job_id: message.jobId, command: message.command, attempt: delivery.attempt });
     if (message.command === 'start_debug' || message.command === 'cancel_debug') {
       log.info({}, `${message.command} is not supported by this lando; the job is left as it is`);
-      return ACK;
+      return { disposition: ACK, jobAtRest: false };
     }
     let context: JobContext;
     try {
       context = await this.openJob(message.jobId, log);
     } catch (error) {
-      return this.whenJobUnreadable(message.jobId, message.command, error, log);
+      const disposition = await this.whenJobUnreadable(message.jobId, message.command, error, log);
+      return { disposition, jobAtRest: disposition.outcome === 'reject' };
     }
     const request = { resuming: delivery.attempt > 0 || delivery.redelivered, text: message.message };
     try {
       await this.handlers[message.command](context, request);
-      return ACK;
+      return withRest(context, ACK);
     } catch (error) {
-      if (isRetryable(error)) return { outcome: 'retry', reason: `${message.command} for job ${message.jobId}: ${describeError(error)}` };
-      return this.genericErrorPath(context, message.command, error);
+      if (isRetryable(error)) {
+        return { disposition: { outcome: 'retry', reason: `${message.command} for job ${message.jobId}: ${describeError(error)}` }, jobAtRest: false };
+      }
+      return withRest(context, await this.genericErrorPath(context, message.command, error));
     }
   }
 
@@ -398,6 +418,11 @@ export class JobRunner {
       return ACK;
     }
   }
+}
+
+/** An acknowledged command that leaves the job in a final state brings it to rest. */
+function withRest(context: JobContext, disposition: Disposition): JobRunResult {
+  return { disposition, jobAtRest: disposition.outcome === 'ack' && AT_REST_STATES.includes(context.state) };
 }
 
 function outputProjectId(job: BespinJob): number {

@@ -90,6 +90,11 @@ export const METRIC_CATALOGUE = {
     help: 'Commands deferred because another lando replica held the job\'s Lease.',
     labelNames: [],
   },
+  lando_lease_lost_total: {
+    kind: 'counter',
+    help: 'Renewals of a job\'s Lease refused because another lando replica had taken it while a command of the job was still running.',
+    labelNames: [],
+  },
   watcher_outcomes_reported_total: {
     kind: 'counter',
     help: 'Finished Kubernetes Jobs the watcher reported to lando, by step and outcome (complete or failed).',
