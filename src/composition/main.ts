@@ -1,8 +1,12 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { isStepType } from '../domain/job-codes.js';
-import { ConfigError } from './config.js';
-import { createLogger, type LogLevel } from './logger.js';
+import { PrometheusMetrics } from '../adapters/prometheus/prometheus-metrics.js';
+import { CLIENT_USAGE, ClientUsageError, runClient } from './client-role.js';
+import { ConfigError, loadConfig, type AppConfig } from './config.js';
+import { createLogger, secretsOf, type LogLevel } from './logger.js';
+import { startHealthServer } from './health-server.js';
+import { installShutdown, type NamedService } from './shutdown.js';
 import { runSandbox, sandboxSucceeded } from './sandbox.js';
 
 /** Exit status for a command line or configuration the service cannot use. */
@@ -15,10 +19,12 @@ const USAGE = `usage:
   npm start -- --role=sandbox [--jobs N] [--step-ms MS] [--fail-step STEP] [--timeout-s S] [--log-level LEVEL]
   npm start -- --role=lando --config FILE     the command processor
   npm start -- --role=watcher --config FILE   the cluster watcher
+  npm start -- --role=client --config FILE COMMAND ...   see below
+${CLIENT_USAGE}
 STEP is one of stage_data, run_workflow, organize_output, save_output, record_output_project.`;
 
 async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
     options: {
@@ -29,6 +35,8 @@ async function main(argv: readonly string[]): Promise<number> {
       'fail-step': { type: 'string' },
       'timeout-s': { type: 'string', default: '60' },
       'log-level': { type: 'string', default: 'error' },
+      format: { type: 'string' },
+      limit: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -51,11 +59,56 @@ async function main(argv: readonly string[]): Promise<number> {
       return sandboxSucceeded(results) ? 0 : 1;
     }
     case 'lando':
-    case 'watcher':
-      throw new UsageError(`--role=${values.role} needs the RabbitMQ, Kubernetes and bespin-api adapters, which are not wired in yet`);
+    case 'watcher': {
+      await runService(values.role, configFrom(values.config));
+      return 0;
+    }
+    case 'client': {
+      const config = configFrom(values.config);
+      const format = values.format;
+      if (format !== undefined && format !== 'pickle' && format !== 'json') throw new UsageError(`--format must be pickle or json, got ${JSON.stringify(format)}`);
+      const logger = createLogger({ name: 'lando-k8s-client', level: 'warn', secrets: secretsOf(config), stream: process.stderr });
+      await runClient(config, positionals, { ...(format === undefined ? {} : { format }), ...(values.limit === undefined ? {} : { limit: positiveInteger('--limit', values.limit) }) }, logger, process.stdout);
+      return 0;
+    }
     default:
       throw new UsageError(`unknown --role ${JSON.stringify(values.role)}`);
   }
+}
+
+function configFrom(path: string | undefined): AppConfig {
+  if (path === undefined) throw new UsageError('this role needs --config FILE');
+  return loadConfig(path);
+}
+
+/**
+ * Runs lando or the watcher until SIGTERM or SIGINT: the health endpoint first, then the
+ * role's parts in order. Shutdown is installed before anything starts, so a signal during a
+ * slow start (an unreachable broker) still ends the process; from the signal on, /readyz
+ * reports not ready while in-flight work finishes.
+ */
+async function runService(role: 'lando' | 'watcher', config: AppConfig): Promise<void> {
+  const logger = createLogger({ name: `lando-k8s-${role}`, level: config.logLevel, secrets: secretsOf(config) });
+  if (config.unknownKeys.length > 0) logger.warn({ keys: config.unknownKeys }, 'Ignoring unknown configuration keys');
+  const metrics = new PrometheusMetrics({ logger });
+  // Loaded here, not at the top: the Kubernetes client takes seconds to load, and the sandbox and the client role never need it.
+  const { closing, createLandoRole, createWatcherRole } = await import('./roles.js');
+  const running = (role === 'lando' ? createLandoRole : createWatcherRole)(config, logger, metrics);
+  let stopping = false;
+  const services: NamedService[] = [];
+  if (config.healthPort > 0) {
+    const health = await startHealthServer({
+      port: config.healthPort,
+      metrics,
+      logger,
+      readiness: () => (stopping ? { checks: { stopping: false } } : running.readiness()),
+    });
+    services.push(closing('health endpoint', () => health.close()));
+  }
+  services.push(...running.services);
+  installShutdown({ services, graceMs: config.lando.shutdownGraceSeconds * 1000, logger, onSignal: () => (stopping = true) });
+  for (const service of services) await service.start();
+  logger.info({ role, queue: config.workQueue.listenQueue, namespace: config.clusterApiSettings.namespace }, `lando-k8s ${role} started`);
 }
 
 function positiveInteger(flag: string, text: string, minimum = 1): number {
@@ -75,7 +128,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof ClientUsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`lando-k8s: ${error.message}\n`);
       if (!(error instanceof ConfigError)) process.stderr.write(`${USAGE}\n`);
       process.exitCode = USAGE_ERROR;

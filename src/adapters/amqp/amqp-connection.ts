@@ -117,6 +117,11 @@ export class AmqpConnection {
   }
 
   /** How many connections this object has opened so far (1 unless it had to reconnect). */
+  /** Whether a live session is open right now (readiness). */
+  get connected(): boolean {
+    return this.current?.live === true;
+  }
+
   get connectionsOpened(): number {
     return this.opened;
   }
