@@ -4,13 +4,14 @@ import { AmqpProgressPublisher } from '../adapters/amqp/amqp-progress-publisher.
 import { AmqpWorkQueueConsumer } from '../adapters/amqp/amqp-work-queue-consumer.js';
 import { BespinHttpApi } from '../adapters/bespin/bespin-http-api.js';
 import { K8sCluster } from '../adapters/k8s/k8s-cluster.js';
+import { K8sLeaseStore } from '../adapters/k8s/k8s-lease-store.js';
 import { SystemClock } from '../adapters/system/system-clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Metrics } from '../ports/metrics.js';
 import { landoSettingsFrom, watcherSettingsFrom, type AppConfig } from './config.js';
 import { createLandoContainer, createWatcherContainer } from './containers.js';
 import type { ReadinessReport } from './health-server.js';
-import { LandoService, WatcherService } from './services.js';
+import { LandoService, WatcherService, watcherLeaseName } from './services.js';
 import type { NamedService } from './shutdown.js';
 
 /** A role's process-wide parts, started in order and stopped in reverse on shutdown. */
@@ -37,13 +38,8 @@ function connectToBroker(config: AppConfig, role: string, logger: Logger, metric
 }
 
 function connectToCluster(config: AppConfig, logger: Logger, metrics: Metrics): K8sCluster {
-  const cluster = config.clusterApiSettings;
   return new K8sCluster({
-    ...(cluster.host === undefined ? {} : { host: cluster.host }),
-    ...(cluster.token === undefined ? {} : { token: cluster.token }),
-    namespace: cluster.namespace,
-    verifySsl: cluster.verifySsl,
-    ...(cluster.sslCaCert === undefined ? {} : { sslCaCert: cluster.sslCaCert }),
+    ...clusterCredentials(config),
     logger,
     metrics,
     watch: {
@@ -51,6 +47,17 @@ function connectToCluster(config: AppConfig, logger: Logger, metrics: Metrics): 
       idleTimeoutMs: config.watcher.watchIdleTimeoutSeconds * 1000,
     },
   });
+}
+
+function clusterCredentials(config: AppConfig) {
+  const cluster = config.clusterApiSettings;
+  return {
+    ...(cluster.host === undefined ? {} : { host: cluster.host }),
+    ...(cluster.token === undefined ? {} : { token: cluster.token }),
+    namespace: cluster.namespace,
+    verifySsl: cluster.verifySsl,
+    ...(cluster.sslCaCert === undefined ? {} : { sslCaCert: cluster.sslCaCert }),
+  };
 }
 
 /** A part that only needs closing when it stops, after the services that use it. */
@@ -63,8 +70,13 @@ export function createLandoRole(config: AppConfig, logger: Logger, metrics: Metr
   const broker = connectToBroker(config, 'lando', logger, metrics);
   const queue = config.workQueue;
   const container = createLandoContainer(
-    { lando: landoSettingsFrom(config), dispatch: { handlerTimeoutMs: config.lando.handlerTimeoutSeconds * 1000 } },
     {
+      lando: landoSettingsFrom(config),
+      dispatch: { handlerTimeoutMs: config.lando.handlerTimeoutSeconds * 1000 },
+      ...(config.lando.leases ? { leases: { durationMs: config.lando.leaseDurationSeconds * 1000 } } : {}),
+    },
+    {
+      ...(config.lando.leases ? { leases: new K8sLeaseStore({ ...clusterCredentials(config), logger }) } : {}),
       cluster: connectToCluster(config, logger, metrics),
       bespin: new BespinHttpApi({ baseUrl: config.bespinApi.url, token: config.bespinApi.token, logger }),
       consumer: new AmqpWorkQueueConsumer(broker, {
@@ -93,13 +105,22 @@ export function createWatcherRole(config: AppConfig, logger: Logger, metrics: Me
   const broker = connectToBroker(config, 'watcher', logger, metrics);
   const settings = watcherSettingsFrom(config);
   const cluster = connectToCluster(config, logger, metrics);
+  const election = config.watcher.leaderElection
+    ? {
+        leaseName: watcherLeaseName(settings),
+        leaseDurationMs: config.watcher.leaseDurationSeconds * 1000,
+        renewDeadlineMs: config.watcher.renewDeadlineSeconds * 1000,
+        retryPeriodMs: config.watcher.retryPeriodSeconds * 1000,
+      }
+    : undefined;
   const container = createWatcherContainer(settings, {
+    ...(election ? { leases: new K8sLeaseStore({ ...clusterCredentials(config), logger }) } : {}),
     cluster,
     lando: new AmqpLandoClient(broker, { queue: config.workQueue.listenQueue, format: config.workQueue.messageFormat }),
     metrics,
     clock: new SystemClock(),
     logger,
-  });
+  }, election);
   const watcher = new WatcherService(container, settings);
   return {
     services: [closing('RabbitMQ connection', () => broker.close()), watcher],

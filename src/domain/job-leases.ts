@@ -81,7 +81,7 @@ export class JobLeases {
       this.held.delete(key);
       this.metrics.increment('lando_lease_conflicts_total');
       this.logger.info({ job_id: key, lease: name }, `Job ${key} is being handled by another lando replica; retrying the command later`);
-      return { outcome: 'retry', reason: `job ${key} is being handled by another lando replica` };
+      return { outcome: 'defer', reason: `job ${key} is being handled by another lando replica` };
     }
     const lease: HeldLease = { name, renewedAt: askedAt, running: true };
     this.held.set(key, lease);

@@ -5,6 +5,8 @@ export type Disposition =
   | { readonly outcome: 'ack' }
   /** Put it back at the end of the queue with its attempt count raised (dead-lettered past the limit). */
   | { readonly outcome: 'retry'; readonly reason: string }
+  /** Not handled at all (the job is busy elsewhere): put it back at the end without counting an attempt. */
+  | { readonly outcome: 'defer'; readonly reason: string }
   /** It can never be handled: dead-letter it with the reason. */
   | { readonly outcome: 'reject'; readonly reason: string };
 

@@ -178,6 +178,23 @@ export function workQueueContract(name: string, setup: WorkQueueHarnessFactory):
       assert.equal(await queueDepth(), 0);
     });
 
+    it('puts a deferred message back at the end without counting an attempt, however often', async function () {
+      const { consumer, client, queueDepth, deadLetters } = await open({ prefetch: 1, maxAttempts: 2 });
+      let deferrals = 0;
+      const recorder = new Recorder((delivery) =>
+        delivery.message.jobId === '1' && deferrals++ < 3 ? { outcome: 'defer', reason: 'job 1 is being handled by another lando replica' } : ACK,
+      );
+      await client.send(startJob('1'));
+      await client.send(startJob('2'));
+      await consumer.start(recorder.handler);
+
+      const deliveries = await recorder.received(5);
+      await consumer.stop();
+      assert.deepEqual(deliveries.map(summary), ['start_job:1@0', 'start_job:2@0', 'start_job:1@0', 'start_job:1@0', 'start_job:1@0']);
+      assert.equal(await queueDepth(), 0);
+      assert.deepEqual(await deadLetters(), []);
+    });
+
     it('dead-letters a message with the reason once it used up its attempts', async function () {
       const { consumer, client, queueDepth, deadLetters } = await open({ maxAttempts: 3 });
       const recorder = new Recorder(() => ({ outcome: 'retry', reason: 'bespin is down' }));

@@ -85,7 +85,7 @@ describe('JobLeases', () => {
     await replica('replica-a').run('42', async () => RUN_ON);
     const handler = sinon.stub<[], Promise<JobRunResult>>().resolves(RUN_ON);
     const disposition = await replica('replica-b').run('42', handler);
-    expect(disposition).to.deep.equal({ outcome: 'retry', reason: 'job 42 is being handled by another lando replica' } satisfies Disposition);
+    expect(disposition).to.deep.equal({ outcome: 'defer', reason: 'job 42 is being handled by another lando replica' } satisfies Disposition);
     expect(handler.called).to.equal(false);
     expect(metrics.value('lando_lease_conflicts_total')).to.equal(1);
     expect(store.validHolder('lando-job-42')).to.equal('replica-a');
@@ -119,7 +119,7 @@ describe('JobLeases', () => {
     expect(store.lease('lando-job-42')?.renewedAt).to.equal(takenAt + DURATION_MS / 3);
     await timers.tickAsync(3 * DURATION_MS);
     expect(store.validHolder('lando-job-42'), 'a long handler keeps its job').to.equal('replica-a');
-    expect(await replica('replica-b').run('42', async () => RUN_ON)).to.have.property('outcome', 'retry');
+    expect(await replica('replica-b').run('42', async () => RUN_ON)).to.have.property('outcome', 'defer');
     handler.finish();
     await running;
     const lastRenewal = store.lease('lando-job-42')?.renewedAt;

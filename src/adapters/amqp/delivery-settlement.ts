@@ -143,6 +143,9 @@ export class DeliveryProcessor {
       case 'reject':
         log.error({ reason: disposition.reason }, 'the handler rejected the message; dead-lettering it');
         return { action: 'dead-letter', kind: 'rejected', reason: disposition.reason };
+      case 'defer':
+        log.info({ reason: disposition.reason }, 'putting the message back, unhandled, for later');
+        return { action: 'retry', attempt };
       case 'retry': {
         const tries = attempt + 1;
         if (tries >= this.policy.maxAttempts) {
