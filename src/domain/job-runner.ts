@@ -1,6 +1,6 @@
 import { inject, injectable } from 'inversify';
 import type { BespinJob, StageGroup } from './bespin-job.js';
-import type { ObjectKind, ObjectRef, PodView } from './cluster-objects.js';
+import type { ConfigMapObject, JobObject, ObjectKind, ObjectRef, PodView } from './cluster-objects.js';
 import type { Delivery, LandoCommandName } from './commands.js';
 import { describeError, InvalidJobError, isRetryable, NotFoundError, PermanentError } from './errors.js';
 import { JobContext } from './job-context.js';
@@ -187,9 +187,7 @@ export class JobRunner {
     await this.deleteAll(this.stages.cleanupAfter(context.job, 'save_output'));
     await context.setStep(JobStep.RecordOutputProject);
     context.status('Creating record output project job');
-    const { job } = this.stages.recordOutputProject(context.job);
-    await this.cluster.create(job);
-    context.status(`Launched record output project job: ${job.metadata.name}`);
+    await this.launch(context, this.stages.recordOutputProject(context.job), 'record output project');
   }
 
   private async recordOutputProjectComplete(context: JobContext, resuming: boolean): Promise<void> {
@@ -234,17 +232,12 @@ export class JobRunner {
   private async startStaging(context: JobContext, stageGroup: StageGroup): Promise<void> {
     await context.setStep(JobStep.Staging);
     context.status('Creating Stage data job');
-    const { configMap, job } = this.stages.stageData(context.job, stageGroup);
-    await this.cluster.create(configMap);
-    await this.cluster.create(job);
-    context.status(`Launched stage data job: ${job.metadata.name}`);
+    await this.launch(context, this.stages.stageData(context.job, stageGroup), 'stage data');
   }
 
   private async startRunWorkflow(context: JobContext): Promise<void> {
     context.status('Creating run workflow job');
-    const { job } = this.stages.runWorkflow(context.job);
-    await this.cluster.create(job);
-    context.status(`Launched run workflow job: ${job.metadata.name}`);
+    await this.launch(context, this.stages.runWorkflow(context.job), 'run workflow');
   }
 
   private async startOrganizeOutput(context: JobContext): Promise<void> {
@@ -252,10 +245,7 @@ export class JobRunner {
     context.status('Creating organize output project job');
     const documentId = context.job.workflow.methodsDocumentId;
     const methods = documentId ? await this.bespin.getMethodsDocument(documentId) : null;
-    const { configMap, job } = this.stages.organizeOutput(context.job, methods);
-    await this.cluster.create(configMap);
-    await this.cluster.create(job);
-    context.status(`Launched organize output project job: ${job.metadata.name}`);
+    await this.launch(context, this.stages.organizeOutput(context.job, methods), 'organize output project');
   }
 
   private async startSaveOutput(context: JobContext): Promise<void> {
@@ -264,10 +254,14 @@ export class JobRunner {
     const shareGroup = await this.bespin.getShareGroup(shareGroupId);
     await context.setStep(JobStep.StoreOutput);
     context.status('Creating store output job');
-    const { configMap, job } = this.stages.saveOutput(context.job, shareGroup);
-    await this.cluster.create(configMap);
-    await this.cluster.create(job);
-    context.status(`Launched save output job: ${job.metadata.name}`);
+    await this.launch(context, this.stages.saveOutput(context.job, shareGroup), 'save output');
+  }
+
+  /** A step's ConfigMap first (its Job mounts it), then its Job. */
+  private async launch(context: JobContext, objects: { readonly configMap?: ConfigMapObject; readonly job: JobObject }, what: string): Promise<void> {
+    if (objects.configMap) await this.cluster.create(objects.configMap);
+    await this.cluster.create(objects.job);
+    context.status(`Launched ${what} job: ${objects.job.metadata.name}`);
   }
 
   // ---- restart branches (overview §6) ----
