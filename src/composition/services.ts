@@ -6,6 +6,7 @@ import { LeaderElector } from '../domain/leader-elector.js';
 import { leaseName } from '../domain/lease-names.js';
 import type { WatcherSettings } from '../domain/settings.js';
 import { StuckPodDetector } from '../domain/stuck-pod-detector.js';
+import { CLOCK, type Clock } from '../ports/clock.js';
 import { CLUSTER, type Cluster, type WatchHandle } from '../ports/cluster.js';
 import { WORK_QUEUE_CONSUMER, type WorkQueueConsumer } from '../ports/work-queue.js';
 
@@ -37,6 +38,9 @@ export class LandoService implements Service {
   }
 }
 
+/** How often the watcher refreshes its running-Jobs gauges. */
+const RUNNING_JOBS_GAUGE_MS = 15_000;
+
 /**
  * The watcher: the cluster's labelled Jobs go to the JobMonitor; pods that cannot start, to the
  * StuckPodDetector. With a LeaderElector bound, only the elected replica watches: its watch
@@ -47,7 +51,9 @@ export class WatcherService implements Service {
   private readonly monitor: JobMonitor;
   private readonly stuckPods: StuckPodDetector;
   private readonly elector: LeaderElector | undefined;
+  private readonly clock: Clock;
   private watch: WatchHandle | undefined;
+  private gaugeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     container: Container,
@@ -57,6 +63,7 @@ export class WatcherService implements Service {
     this.monitor = container.get(JobMonitor);
     this.stuckPods = container.get(StuckPodDetector);
     this.elector = container.get(LeaderElector, { optional: true });
+    this.clock = container.get<Clock>(CLOCK);
   }
 
   /** For /readyz: a standby replica is ready without a watch; the leader, or a lone watcher, needs one. */
@@ -80,12 +87,16 @@ export class WatcherService implements Service {
   private async startWatching(): Promise<void> {
     this.watch = await this.cluster.watchJobs(bespinJobsSelector(this.settings), (event) => this.monitor.onJobEvent(event));
     this.stuckPods.start();
+    this.gaugeTimer = setInterval(() => this.monitor.reportRunningJobs(this.clock.now()), RUNNING_JOBS_GAUGE_MS);
+    this.gaugeTimer.unref();
   }
 
   /** Both stop at once: a replica that lost the lead must stop reporting without waiting for a scan in progress. */
   private async stopWatching(): Promise<void> {
     const watch = this.watch;
     this.watch = undefined;
+    clearInterval(this.gaugeTimer);
+    this.monitor.reportRunningJobs(this.clock.now(), false);
     await Promise.all([this.stuckPods.stop(), watch?.stop()]);
   }
 }

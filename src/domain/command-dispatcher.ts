@@ -40,8 +40,10 @@ export class CommandDispatcher {
     const run = previous.then(() => this.timed(delivery));
     const tail = run.catch(() => undefined);
     this.tails.set(key, tail);
+    this.metrics.set('lando_active_jobs', this.tails.size);
     void tail.then(() => {
       if (this.tails.get(key) === tail) this.tails.delete(key);
+      this.metrics.set('lando_active_jobs', this.tails.size);
     });
     return this.withTimeout(delivery, run);
   };

@@ -2,7 +2,7 @@ import { inject, injectable } from 'inversify';
 import type { JobStatusView, Labels } from './cluster-objects.js';
 import { STEP_OUTCOME_COMMANDS } from './commands.js';
 import { describeError } from './errors.js';
-import { isStepType } from './job-codes.js';
+import { isStepType, STEP_TYPES, type StepType } from './job-codes.js';
 import { CLUSTER, type Cluster, type JobWatchEvent } from '../ports/cluster.js';
 import { LOGGER, type Logger } from '../ports/logger.js';
 import { METRICS, type Metrics } from '../ports/metrics.js';
@@ -31,6 +31,8 @@ type Outcome = 'complete' | 'failed';
 @injectable()
 export class JobMonitor {
   private readonly reported = new Map<string, Outcome>();
+  /** Step Jobs seen without an outcome yet, by uid: what the stuck-job gauges are made of. */
+  private readonly running = new Map<string, { readonly step: StepType; readonly createdMs: number }>();
 
   constructor(
     @inject(CLUSTER) private readonly cluster: Cluster,
@@ -44,6 +46,7 @@ export class JobMonitor {
     const { job } = event;
     if (event.type === 'DELETED') {
       this.reported.delete(job.uid);
+      this.running.delete(job.uid);
       return;
     }
     const jobId = job.labels[JOB_ID_LABEL];
@@ -54,7 +57,12 @@ export class JobMonitor {
       return;
     }
     const outcome = outcomeOf(job);
-    if (!outcome || this.reported.has(job.uid)) return;
+    if (!outcome) {
+      this.running.set(job.uid, { step, createdMs: Date.parse(job.creationTimestamp ?? '') || 0 });
+      return;
+    }
+    this.running.delete(job.uid);
+    if (this.reported.has(job.uid)) return;
 
     const commands = STEP_OUTCOME_COMMANDS[step];
     const log = this.logger.child({ job_id: jobId, step, k8s_job: job.name });
@@ -66,6 +74,20 @@ export class JobMonitor {
     this.reported.set(job.uid, outcome);
     this.metrics.increment('watcher_outcomes_reported_total', { step, outcome });
     log.info({ outcome }, `Sent ${outcome === 'complete' ? commands.complete : commands.error} for Job ${job.name}`);
+  }
+
+  /**
+   * Sets, per step, how many step Jobs are still running and how old the oldest is: a job
+   * stuck in a step shows as a growing age (the operations guide's alert). A watcher that is
+   * not reporting (a standby) forgets what it saw and reports zeros.
+   */
+  reportRunningJobs(nowMs: number, reporting = true): void {
+    if (!reporting) this.running.clear();
+    for (const step of STEP_TYPES) {
+      const created = [...this.running.values()].filter((job) => job.step === step).map((job) => job.createdMs);
+      this.metrics.set('watcher_running_step_jobs', created.length, { step });
+      this.metrics.set('watcher_oldest_running_step_job_seconds', created.length === 0 ? 0 : Math.max(0, (nowMs - Math.min(...created)) / 1000), { step });
+    }
   }
 
   /** The most recent pod's log, cut to its end (where the error is) so messages stay bounded (W19). */

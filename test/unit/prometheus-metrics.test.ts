@@ -52,13 +52,13 @@ describe('PrometheusMetrics', function () {
     const metrics = strictMetrics();
     metrics.set('lando_amqp_connected', 1);
     metrics.set('lando_amqp_connected', 0);
-    metrics.set('lando_jobs_in_step', 4, { step: 'run_workflow' });
+    metrics.set('watcher_running_step_jobs', 4, { step: 'run_workflow' });
     metrics.increment('lando_active_jobs', undefined, 3);
     metrics.increment('lando_active_jobs', undefined, -1);
 
     const text = await metrics.metricsText();
     expect(sampleValue(text, 'lando_amqp_connected')).to.equal(0);
-    expect(sampleValue(text, 'lando_jobs_in_step', { step: 'run_workflow' })).to.equal(4);
+    expect(sampleValue(text, 'watcher_running_step_jobs', { step: 'run_workflow' })).to.equal(4);
     expect(sampleValue(text, 'lando_active_jobs')).to.equal(2);
   });
 

@@ -45,6 +45,7 @@ export const DEFAULT_PREFETCH = 4;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_RETRY_DELAY_MS = 1000;
 export const DEAD_LETTERED_METRIC = 'lando_dead_lettered_total';
+export const RETRIES_METRIC = 'lando_retries_total';
 
 export type DeadLetterKind = 'undecodable' | 'rejected' | 'max_attempts';
 
@@ -145,6 +146,7 @@ export class DeliveryProcessor {
         return { action: 'dead-letter', kind: 'rejected', reason: disposition.reason };
       case 'defer':
         log.info({ reason: disposition.reason }, 'putting the message back, unhandled, for later');
+        this.metrics.increment(RETRIES_METRIC, { reason_kind: 'deferred' });
         return { action: 'retry', attempt };
       case 'retry': {
         const tries = attempt + 1;
@@ -153,6 +155,7 @@ export class DeliveryProcessor {
           return { action: 'dead-letter', kind: 'max_attempts', reason: `${disposition.reason} (gave up after ${tries} attempts)` };
         }
         log.info({ reason: disposition.reason }, 'putting the message back for a retry');
+        this.metrics.increment(RETRIES_METRIC, { reason_kind: 'failed_attempt' });
         return { action: 'retry', attempt: tries };
       }
     }

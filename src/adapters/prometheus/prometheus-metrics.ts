@@ -65,11 +65,6 @@ export const METRIC_CATALOGUE = {
     help: 'Deliveries moved to the dead-letter queue, by kind of reason.',
     labelNames: ['reason_kind'],
   },
-  lando_jobs_in_step: {
-    kind: 'gauge',
-    help: 'Jobs lando is currently running, by step.',
-    labelNames: ['step'],
-  },
   lando_active_jobs: {
     kind: 'gauge',
     help: 'Jobs with a command queued or being handled in this lando process.',
@@ -109,6 +104,16 @@ export const METRIC_CATALOGUE = {
     kind: 'counter',
     help: 'Full relists of the labelled Jobs the watcher made to catch up after a gap.',
     labelNames: [],
+  },
+  watcher_running_step_jobs: {
+    kind: 'gauge',
+    help: 'Step Jobs in the cluster that have neither completed nor failed, by step (the reporting watcher only).',
+    labelNames: ['step'],
+  },
+  watcher_oldest_running_step_job_seconds: {
+    kind: 'gauge',
+    help: 'Age of the oldest step Job that has neither completed nor failed, by step; 0 when there is none.',
+    labelNames: ['step'],
   },
   watcher_leader: {
     kind: 'gauge',
