@@ -1,19 +1,22 @@
 import { startK8sApiTestServer } from './k8s/k8s-api-test-server.js';
+import { recordStepAnnotations } from './k8s/record-step.js';
 
 /**
  * Runs the Kubernetes API test server standalone:
- *   tsx testservers/k8s-api-test-server-main.ts [--port N] [--token T] [--namespace NS] [--auto-complete]
- * Prints `K8S_API_URL=...` and `K8S_API_TOKEN=...` (shell-friendly) and serves until interrupted.
+ *   tsx testservers/k8s-api-test-server-main.ts [--port N] [--token T] [--namespace NS] [--auto-complete] [--claim NAME]...
+ * --auto-complete completes every Job as soon as its pod runs (the record step's pod annotating
+ * itself first); --claim creates a pre-existing PVC such as lando's system data volume. Prints `K8S_API_URL=...` and `K8S_API_TOKEN=...` (shell-friendly) and serves until interrupted.
  */
 interface CliOptions {
   port: number;
   token?: string;
   namespace?: string;
   autoComplete: boolean;
+  claims: string[];
 }
 
 function parseArguments(argv: readonly string[]): CliOptions {
-  const options: CliOptions = { port: 0, autoComplete: false };
+  const options: CliOptions = { port: 0, autoComplete: false, claims: [] };
   for (let position = 0; position < argv.length; position += 1) {
     const argument = argv[position];
     const value = (): string => {
@@ -39,8 +42,11 @@ function parseArguments(argv: readonly string[]): CliOptions {
       case '--auto-complete':
         options.autoComplete = true;
         break;
+      case '--claim':
+        options.claims.push(value());
+        break;
       default:
-        throw new Error(`unknown argument ${argument}; usage: [--port N] [--token T] [--namespace NS] [--auto-complete]`);
+        throw new Error(`unknown argument ${argument}; usage: [--port N] [--token T] [--namespace NS] [--auto-complete] [--claim NAME]...`);
     }
   }
   return options;
@@ -52,7 +58,13 @@ async function main(): Promise<void> {
     port: options.port,
     token: options.token,
     namespace: options.namespace,
-    autoComplete: options.autoComplete ? { mode: 'immediate' } : undefined,
+    autoComplete: options.autoComplete ? { mode: 'immediate', annotations: recordStepAnnotations } : undefined,
+    objects: options.claims.map((name) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name, namespace: options.namespace ?? 'default' },
+      spec: { accessModes: ['ReadOnlyMany'], resources: { requests: { storage: '1Gi' } } },
+    })),
   });
   process.stdout.write(`K8S_API_URL=${server.url}\nK8S_API_TOKEN=${server.token ?? ''}\nK8S_NAMESPACE=${server.namespace}\n`);
   const stop = (): void => {

@@ -134,7 +134,8 @@ main(process.argv.slice(2)).then(
       process.exitCode = USAGE_ERROR;
       return;
     }
-    process.stderr.write(`lando-k8s: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // Startup failures (a port in use, a broker that refuses the login) are for operators: the message names the problem.
+    process.stderr.write(`lando-k8s: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
   },
 );

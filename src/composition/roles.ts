@@ -65,6 +65,20 @@ export function closing(name: string, close: () => Promise<void>): NamedService 
   return { name, start: async () => undefined, stop: close };
 }
 
+/**
+ * The broker connection as a part of the role: connecting starts at once (readiness shows
+ * when it is up) but is not awaited, since it retries until the broker answers.
+ */
+function brokerPart(broker: AmqpConnection): NamedService {
+  return {
+    name: 'RabbitMQ connection',
+    start: async () => {
+      broker.session().catch(() => undefined);
+    },
+    stop: () => broker.close(),
+  };
+}
+
 /** The lando role: RabbitMQ in, bespin-api and the cluster out. */
 export function createLandoRole(config: AppConfig, logger: Logger, metrics: Metrics): RunningRole {
   const broker = connectToBroker(config, 'lando', logger, metrics);
@@ -95,7 +109,7 @@ export function createLandoRole(config: AppConfig, logger: Logger, metrics: Metr
     },
   );
   return {
-    services: [closing('RabbitMQ connection', () => broker.close()), new LandoService(container)],
+    services: [brokerPart(broker), new LandoService(container)],
     readiness: () => ({ checks: { broker: broker.connected } }),
   };
 }
@@ -123,7 +137,7 @@ export function createWatcherRole(config: AppConfig, logger: Logger, metrics: Me
   }, election);
   const watcher = new WatcherService(container, settings);
   return {
-    services: [closing('RabbitMQ connection', () => broker.close()), watcher],
+    services: [brokerPart(broker), watcher],
     readiness: () => ({ checks: { broker: broker.connected, watch: watcher.watching } }),
   };
 }

@@ -2,6 +2,7 @@ import { encodeMessage } from '../../src/adapters/amqp/message-codec.js';
 import { startBespinApiTestServer, type BespinApiTestServer } from '../../testservers/bespin-api-test-server.js';
 import type { AutoCompleteOptions } from '../../testservers/k8s/job-controller.js';
 import { startK8sApiTestServer, type K8sApiTestServer } from '../../testservers/k8s/k8s-api-test-server.js';
+import { recordStepAnnotations } from '../../testservers/k8s/record-step.js';
 import { SeedConfigFile } from './config-files.js';
 import { RabbitTestBroker, uniqueQueueName } from './rabbitmq.js';
 import { ServiceProcess } from './service-process.js';
@@ -38,8 +39,7 @@ export class EndToEnd {
     const autoComplete: AutoCompleteOptions = {
       mode: options.manual ? 'manual' : 'immediate',
       delayMs: 20,
-      annotations: (job) =>
-        job.name.startsWith('record-output-project-') ? { project_id: `project-${job.labels['bespin-job-id']}`, readme_file_id: `readme-${job.labels['bespin-job-id']}` } : undefined,
+      annotations: recordStepAnnotations,
       ...(options.fail ? { fail: options.fail } : {}),
     };
     const k8s = await startK8sApiTestServer({
