@@ -90,6 +90,7 @@ export interface JobStatusView {
   readonly name: string;
   readonly uid: string;
   readonly labels: Labels;
+  readonly annotations?: Readonly<Record<string, string>>;
   readonly conditions: readonly JobCondition[];
   readonly creationTimestamp?: string;
 }

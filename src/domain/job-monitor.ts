@@ -3,6 +3,7 @@ import type { JobStatusView, Labels } from './cluster-objects.js';
 import { STEP_OUTCOME_COMMANDS } from './commands.js';
 import { describeError } from './errors.js';
 import { isStepType, STEP_TYPES, type StepType } from './job-codes.js';
+import { ERROR_RECORDED_ANNOTATION } from './job-steps.js';
 import { CLUSTER, type Cluster, type JobWatchEvent } from '../ports/cluster.js';
 import { LOGGER, type Logger } from '../ports/logger.js';
 import { METRICS, type Metrics } from '../ports/metrics.js';
@@ -63,6 +64,11 @@ export class JobMonitor {
     }
     this.running.delete(job.uid);
     if (this.reported.has(job.uid)) return;
+    if (outcome === 'failed' && job.annotations?.[ERROR_RECORDED_ANNOTATION] === 'true') {
+      // lando recorded this failure already; the Job is only kept for inspection.
+      this.reported.set(job.uid, outcome);
+      return;
+    }
 
     const commands = STEP_OUTCOME_COMMANDS[step];
     const log = this.logger.child({ job_id: jobId, step, k8s_job: job.name });

@@ -5,7 +5,7 @@ import type { Delivery, LandoCommandName } from './commands.js';
 import { describeError, InvalidJobError, isRetryable, NotFoundError, PermanentError } from './errors.js';
 import { JobContext } from './job-context.js';
 import { JobState, JobStep } from './job-codes.js';
-import { stepByType, type StepDefinition } from './job-steps.js';
+import { ERROR_RECORDED_ANNOTATION, stepByType, type StepDefinition } from './job-steps.js';
 import { StageSequencer } from './stage-sequencer.js';
 import { BESPIN_API, type BespinApi } from '../ports/bespin-api.js';
 import { CLUSTER, type Cluster } from '../ports/cluster.js';
@@ -216,6 +216,7 @@ export class JobRunner {
     await context.setState(JobState.Error);
     context.status(failed.failureStatus);
     await context.recordError(request.text ?? `${errorCommand} carried no message`);
+    await this.cluster.annotateJob(this.stages.names(context.job)[failed.jobName], { [ERROR_RECORDED_ANNOTATION]: 'true' });
   }
 
   // ---- the building blocks of overview §5.1 ----

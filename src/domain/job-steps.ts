@@ -3,6 +3,13 @@ import { STEP_OUTCOME_COMMANDS, type LandoCommandName } from './commands.js';
 import { JobStep, type JobStepCode, type StepType } from './job-codes.js';
 import type { JobNames } from './job-names.js';
 
+/**
+ * Set by lando on a failed step's Job once the failure is recorded in bespin-api. Failed Jobs
+ * stay for inspection until a restart or cancel, so a watcher that starts (or becomes leader)
+ * sees them again; this tells it lando is not waiting for that outcome any more.
+ */
+export const ERROR_RECORDED_ANNOTATION = 'bespin-job/error-recorded';
+
 /** A name in JobNames that is an object name (not the suffix or a path). */
 export type ObjectNameKey = Exclude<keyof JobNames, 'suffix' | 'usageReportPath' | 'dataStoreVolume' | 'systemDataVolume'>;
 

@@ -33,6 +33,8 @@ export interface Cluster {
   /** Jobs are deleted with background propagation so their pods go too. */
   delete(kind: ObjectKind, name: string): Promise<DeleteOutcome>;
   list(kind: ObjectKind, selector: Labels): Promise<ObjectRef[]>;
+  /** Adds annotations to a Job (a merge patch); a Job that is gone is 'absent'. */
+  annotateJob(name: string, annotations: Readonly<Record<string, string>>): Promise<'annotated' | 'absent'>;
   listPods(selector: Labels): Promise<PodView[]>;
   /** The last `maxBytes` bytes of the pod's current log, decoded as UTF-8 (invalid bytes replaced). */
   readPodLog(podName: string, maxBytes: number): Promise<string>;

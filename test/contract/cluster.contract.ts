@@ -322,6 +322,16 @@ export function clusterContract(adapterName: string, setup: () => Promise<Cluste
       assert.equal(await cluster.readPodLog(pod.name, 31), 'ValueError: input file missing\n');
     });
 
+    it('annotates a Job for the watch to see, and reports a missing Job absent', async () => {
+      const recorder = await watch(jobSelector(29));
+      const { stageJob } = objectsForJob(29);
+      await cluster.create(stageJob);
+      assert.equal(await cluster.annotateJob(stageJob.metadata.name, { 'bespin-job/error-recorded': 'true' }), 'annotated');
+      const annotated = await recorder.waitFor('MODIFIED with the annotation', (event) => event.job.annotations?.['bespin-job/error-recorded'] === 'true');
+      assert.equal(annotated.job.name, stageJob.metadata.name);
+      assert.equal(await cluster.annotateJob('stage-data-404-nobody', { 'bespin-job/error-recorded': 'true' }), 'absent');
+    });
+
     it('caps a pod log to its last bytes without splitting a character', async () => {
       const { stageJob } = objectsForJob(26);
       await cluster.create(stageJob);

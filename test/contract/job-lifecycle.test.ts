@@ -47,9 +47,10 @@ describe('whole jobs over the in-memory adapters', () => {
       await jobs.quiesce();
       expect(jobs.bespin.jobErrors).to.have.length(1);
       expect(jobs.bespin.jobErrors[0]).to.include({ job: 7, job_step: failing.bespinStep, content: `${failing.type} exploded\nTraceback: boom` });
-      const jobsLeft = jobs.objectsOf(7).filter((object) => object.startsWith('Job '));
-      expect(jobsLeft, 'the failed Job stays for inspection').to.have.length(1);
-      expect(jobsLeft[0]).to.match(new RegExp(`^Job ${failing.type.replaceAll('_', '-')}-7-`));
+      const [failedJob, ...others] = jobs.cluster.objects('Job').filter((job) => job.metadata.labels['bespin-job-id'] === '7');
+      expect(others, 'the failed Job stays for inspection, alone').to.deep.equal([]);
+      expect(failedJob?.metadata.name).to.match(new RegExp(`^${failing.type.replaceAll('_', '-')}-7-`));
+      expect(jobs.cluster.jobStatus(failedJob!.metadata.name)?.annotations, 'marked so a restarted watcher does not report it again').to.deep.equal({ 'bespin-job/error-recorded': 'true' });
     });
   }
 

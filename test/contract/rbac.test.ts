@@ -37,6 +37,7 @@ const CLUSTER_CALLERS: { readonly [Method in keyof Cluster]: string } = {
   create: 'lando: job-runner.ts creates each step\'s PVCs, ConfigMaps and Jobs (adopting its own on a name clash)',
   delete: 'lando: job-runner.ts cleans up; watcher: stuck-pod-detector.ts deletes the Job of a pod that cannot start',
   list: 'lando: job-runner.ts finds a job\'s objects to clean up or reuse',
+  annotateJob: 'lando: job-runner.ts marks a failed step\'s Job once its error is recorded, so a watcher\'s replay skips it',
   listPods: 'lando: job-runner.ts reads the record step\'s pods; watcher: job-monitor.ts (failed Job) and stuck-pod-detector.ts',
   readPodLog: 'watcher: job-monitor.ts and stuck-pod-detector.ts put the pod\'s log into the error',
   listEvents: 'watcher: stuck-pod-detector.ts explains a pod that cannot start',
@@ -103,6 +104,7 @@ async function landoWorkload(workload: Workload): Promise<void> {
     assert.equal((await cluster.list(kind, { 'bespin-job-id': String(JOB_ID) })).length, 1);
   }
   await cluster.listPods({ 'bespin-job-id': String(JOB_ID), 'bespin-job-step': 'record_output_project' });
+  assert.equal(await cluster.annotateJob(objects.byKind.Job.metadata.name, { 'bespin-job/error-recorded': 'true' }), 'annotated');
   for (const kind of ALL_KINDS) assert.equal(await cluster.delete(kind, objects.byKind[kind].metadata.name), 'deleted');
   await leaseWorkload(workload, 'lando');
 }

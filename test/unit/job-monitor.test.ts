@@ -18,6 +18,18 @@ function stepJob(uid: string, step: string, createdMs: number, conditions: JobSt
   };
 }
 
+describe('JobMonitor: replays after a watcher restart', () => {
+  it('reports a failed Job lando has not recorded, and skips one lando marked as recorded', async () => {
+    const broker = new MemoryBroker();
+    const monitor = new JobMonitor(new MemoryCluster(), broker.workQueue('lando'), { maxLogBytes: 1024 }, new MemoryMetrics(), new MemoryLogger());
+    const failed = [{ type: 'Failed', status: 'True' }];
+    await monitor.onJobEvent({ type: 'ADDED', job: { ...stepJob('7', 'run_workflow', T0, failed), annotations: { 'bespin-job/error-recorded': 'true' } } });
+    expect(broker.depth('lando'), 'lando recorded this failure before the watcher restarted').to.equal(0);
+    await monitor.onJobEvent({ type: 'ADDED', job: stepJob('8', 'run_workflow', T0, failed) });
+    expect(broker.depth('lando')).to.equal(1);
+  });
+});
+
 describe('JobMonitor: the stuck-job gauges', () => {
   let metrics: MemoryMetrics;
   let monitor: JobMonitor;

@@ -35,6 +35,7 @@ function scriptedCluster() {
     create: sinon.stub().rejects(new Error('not used')),
     delete: sinon.stub<Parameters<Cluster['delete']>, ReturnType<Cluster['delete']>>().resolves('deleted'),
     list: sinon.stub().resolves([]),
+    annotateJob: sinon.stub().rejects(new Error('not used')),
     listPods,
     readPodLog: sinon.stub().resolves(''),
     listEvents: sinon.stub().resolves([]),

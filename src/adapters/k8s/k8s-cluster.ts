@@ -6,6 +6,8 @@
  */
 import {
   BatchV1Api,
+  PatchStrategy,
+  setHeaderOptions,
   CoreV1Api,
   Watch,
   type ConfigurationOptions,
@@ -148,6 +150,21 @@ export class K8sCluster implements Cluster {
    * The log's last lines, enough of them to hold `maxBytes` bytes (every line has at least its
    * newline), cut to the last `maxBytes` bytes. `limitBytes` would give the log's head instead.
    */
+  async annotateJob(name: string, annotations: Readonly<Record<string, string>>): Promise<'annotated' | 'absent'> {
+    try {
+      await this.request(`annotate Job ${name}`, (options) =>
+        this.batch.patchNamespacedJob(
+          { name, namespace: this.namespace, body: { metadata: { annotations } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options),
+        ),
+      );
+      return 'annotated';
+    } catch (error) {
+      if (error instanceof NotFoundError) return 'absent';
+      throw error;
+    }
+  }
+
   async readPodLog(podName: string, maxBytes: number): Promise<string> {
     checkMaxBytes(maxBytes);
     const log = await this.request(`read log of Pod ${podName}`, (options) =>

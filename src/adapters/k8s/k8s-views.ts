@@ -24,6 +24,7 @@ export function jobView(job: V1Job): JobStatusView {
     name: metadata.name ?? '',
     uid: metadata.uid ?? '',
     labels: { ...metadata.labels },
+    annotations: { ...metadata.annotations },
     conditions: (job.status?.conditions ?? []).map((condition) => ({
       type: condition.type,
       status: condition.status,

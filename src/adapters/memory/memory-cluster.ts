@@ -44,7 +44,7 @@ export interface MemoryClusterOptions {
   readonly deletePvcAsync?: boolean;
 }
 
-export type ClusterCallVerb = 'create' | 'delete' | 'list' | 'listPods' | 'readPodLog' | 'listEvents' | 'watch';
+export type ClusterCallVerb = 'create' | 'delete' | 'list' | 'annotateJob' | 'listPods' | 'readPodLog' | 'listEvents' | 'watch';
 
 /** One port call as the cluster received it, for asserting the order of creates and deletes. */
 export interface ClusterCall {
@@ -54,7 +54,7 @@ export interface ClusterCall {
   readonly name?: string;
   readonly selector?: Labels;
   readonly object?: ClusterObject;
-  readonly outcome?: CreateOutcome | DeleteOutcome;
+  readonly outcome?: CreateOutcome | DeleteOutcome | 'annotated';
   /** Set when the call failed (injected fault, validation, conflict, missing pod). */
   readonly error?: Error;
 }
@@ -80,6 +80,7 @@ interface StoredObject {
 
 interface StoredJob extends StoredObject {
   readonly description: JobObject;
+  annotations: Readonly<Record<string, string>>;
   conditions: readonly JobCondition[];
 }
 
@@ -170,6 +171,22 @@ export class MemoryCluster implements Cluster {
         .filter((stored) => matchesSelector(stored.description.metadata.labels, selector))
         .map((stored) => ({ kind, name: stored.description.metadata.name, labels: { ...stored.description.metadata.labels } }));
     });
+  }
+
+  async annotateJob(name: string, annotations: Readonly<Record<string, string>>): Promise<'annotated' | 'absent'> {
+    return this.perform(
+      'annotateJob',
+      { verb: 'annotateJob', kind: 'Job', name },
+      () => {
+        const job = this.jobs.get(name);
+        if (!job) return 'absent' as const;
+        job.annotations = { ...job.annotations, ...annotations };
+        job.resourceVersion = this.nextResourceVersion();
+        this.notify('MODIFIED', job);
+        return 'annotated' as const;
+      },
+      (outcome) => outcome,
+    );
   }
 
   async listPods(selector: Labels): Promise<PodView[]> {
@@ -346,7 +363,7 @@ export class MemoryCluster implements Cluster {
     operation: string,
     call: RecordedCall,
     body: () => T,
-    outcomeOf?: (result: T) => CreateOutcome | DeleteOutcome,
+    outcomeOf?: (result: T) => CreateOutcome | DeleteOutcome | 'annotated',
   ): Promise<T> {
     const record: RecordedCall = { ...call };
     this.callLog.push(record);
@@ -377,7 +394,7 @@ export class MemoryCluster implements Cluster {
     const stored = { uid: randomUUID(), resourceVersion: this.nextResourceVersion(), creationTimestamp: this.timestamp(), terminating: false };
     switch (description.kind) {
       case 'Job':
-        this.startJob({ ...stored, description, conditions: [] });
+        this.startJob({ ...stored, description, conditions: [], annotations: {} });
         break;
       case 'ConfigMap':
         this.configMaps.set(name, { ...stored, description });
@@ -630,6 +647,7 @@ function jobView(job: StoredJob): JobStatusView {
     name: job.description.metadata.name,
     uid: job.uid,
     labels: { ...job.description.metadata.labels },
+    annotations: { ...job.annotations },
     conditions: job.conditions.map((condition) => ({ ...condition })),
     creationTimestamp: job.creationTimestamp,
   };
