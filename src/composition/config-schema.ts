@@ -461,6 +461,11 @@ export const CONFIG_SCHEMA = {
       format: 'non-negative-integer',
       default: 900,
     },
+    stuck_pod_scan_seconds: {
+      doc: 'Interval of the scan for pods that cannot start (image pull, missing Secret, unschedulable); a stuck pod is reported up to this long after its grace.',
+      format: 'positive-integer',
+      default: 30,
+    },
     resync_seconds: {
       doc: 'Interval of the full re-list of jobs, which catches events missed by the watch.',
       format: 'positive-integer',

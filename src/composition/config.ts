@@ -92,6 +92,8 @@ export interface WatcherConfig {
   readonly imagePullGraceSeconds: number;
   /** A pod unschedulable for this long fails the job. */
   readonly unschedulableGraceSeconds: number;
+  /** Interval of the scan for pods that cannot start. */
+  readonly stuckPodScanSeconds: number;
   /** Interval of the full re-list that catches missed events. */
   readonly resyncSeconds: number;
   /** A watch silent for this long is restarted. */
@@ -179,6 +181,7 @@ export function watcherSettingsFrom(config: AppConfig): WatcherSettings {
     installationLabel: config.lando.installationLabel,
     imagePullGraceMs: config.watcher.imagePullGraceSeconds * 1000,
     unschedulableGraceMs: config.watcher.unschedulableGraceSeconds * 1000,
+    stuckPodScanMs: config.watcher.stuckPodScanSeconds * 1000,
   };
 }
 
@@ -427,6 +430,7 @@ function toAppConfig(raw: RawConfig, unknownKeys: readonly string[]): AppConfig 
       maxLogBytes: watcher.max_log_bytes,
       imagePullGraceSeconds: watcher.image_pull_grace_seconds,
       unschedulableGraceSeconds: watcher.unschedulable_grace_seconds,
+      stuckPodScanSeconds: watcher.stuck_pod_scan_seconds,
       resyncSeconds: watcher.resync_seconds,
       watchIdleTimeoutSeconds: watcher.watch_idle_timeout_seconds,
       leaderElection: watcher.leader_election,

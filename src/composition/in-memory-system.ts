@@ -8,7 +8,10 @@ import { isStepType, type StepType } from '../domain/job-codes.js';
 import type { JobLeaseSettings } from '../domain/job-leases.js';
 import type { LeaderElectionSettings } from '../domain/leader-elector.js';
 import type { LandoSettings, WatcherSettings } from '../domain/settings.js';
+import type { BespinAdminRecords } from '../adapters/memory/bespin-admin-records.js';
+import type { BespinApi } from '../ports/bespin-api.js';
 import type { Clock } from '../ports/clock.js';
+import type { Cluster } from '../ports/cluster.js';
 import type { LeaseStore } from '../ports/leases.js';
 import type { Logger } from '../ports/logger.js';
 import type { JobProgress, ProgressPublisher } from '../ports/progress-publisher.js';
@@ -58,6 +61,14 @@ export interface InMemorySystemOptions {
   readonly jobLeases?: JobLeaseSettings;
   /** The watcher runs only while it holds the leader Lease. */
   readonly leaderElection?: LeaderElectionSettings;
+  /**
+   * Adapters the roles use instead of the in-memory cluster and bespin-api: the sandbox's
+   * --with-servers passes the real Kubernetes and bespin-api adapters, pointed at the
+   * project's test servers.
+   */
+  readonly adapters?: { readonly cluster: Cluster; readonly bespin: BespinApi };
+  /** The records behind `bespin`, e.g. shared with a bespin-api test server. */
+  readonly bespinRecords?: BespinAdminRecords;
 }
 
 export type ProgressListener = (progress: JobProgress) => void;
@@ -84,7 +95,7 @@ export class InMemorySystem {
     const clock = options.clock ?? new SystemClock();
     const world = options.shareWith;
     this.ownsWorld = world === undefined;
-    this.bespin = world?.bespin ?? new MemoryBespinApi();
+    this.bespin = world?.bespin ?? new MemoryBespinApi(options.bespinRecords);
     this.broker = world?.broker ?? new MemoryBroker();
     this.progress = world?.progress ?? new MemoryProgressPublisher();
     this.cluster = world?.cluster ?? new MemoryCluster(options.workloads ? { autoComplete: this.simulate(options.workloads) } : {});
@@ -97,7 +108,7 @@ export class InMemorySystem {
     };
     this.client = this.broker.workQueue(SANDBOX_QUEUE, queueOptions);
     const watcherSettings = options.watcherSettings ?? SANDBOX_WATCHER_SETTINGS;
-    const common = { cluster: this.cluster, metrics: this.metrics, clock, leases: options.leases };
+    const common = { cluster: options.adapters?.cluster ?? this.cluster, metrics: this.metrics, clock, leases: options.leases };
     const landoContainer = createLandoContainer(
       {
         lando: options.landoSettings ?? SANDBOX_LANDO_SETTINGS,
@@ -107,7 +118,7 @@ export class InMemorySystem {
       {
         ...common,
         logger: options.logger.child({ role: 'lando' }),
-        bespin: this.bespin,
+        bespin: options.adapters?.bespin ?? this.bespin,
         consumer: this.broker.workQueue(SANDBOX_QUEUE, queueOptions),
         progress: this.tappedProgress(),
       },

@@ -2,6 +2,7 @@ import { STEP_TYPES, type StepType } from '../domain/job-codes.js';
 import { stepByType } from '../domain/job-steps.js';
 import type { JobProgress } from '../ports/progress-publisher.js';
 import { InMemorySystem } from './in-memory-system.js';
+import { LiveTable, STATE_NAMES, STEP_NAMES, terminalOf, type ActiveJob, type LiveTableView } from './sandbox-live-table.js';
 import type { Logger } from '../ports/logger.js';
 
 export interface SandboxOptions {
@@ -22,20 +23,8 @@ export interface SandboxJobResult {
   readonly totalMs: number;
 }
 
-/** What each bespin step code means, for people reading the sandbox's output. */
-const STEP_NAMES: Readonly<Record<string, string>> = {
-  '': '',
-  V: 'Create VM',
-  S: 'Staging In',
-  R: 'Running Workflow',
-  o: 'Organize Output Project',
-  O: 'Store Job Output',
-  P: 'Record Output Project',
-};
-
-const STATE_NAMES: Readonly<Record<string, string>> = { R: 'RUNNING', F: 'FINISHED', E: 'ERRORED', C: 'CANCELED' };
-
 const FIRST_JOB_ID = 1001;
+const END_STATES: readonly string[] = ['F', 'E', 'C'];
 
 interface JobTimeline {
   readonly id: number;
@@ -45,8 +34,10 @@ interface JobTimeline {
 
 /**
  * The sandbox: lando and the watcher in one process over a simulated cluster and bespin-api,
- * running demo jobs the way bespin-api starts them. It prints a line per state or step change
- * and a summary, and succeeds only if every job ended as it was meant to.
+ * running demo jobs the way bespin-api starts them, all at once through lando's concurrent
+ * dispatcher. On a terminal it shows a live table of the running jobs; otherwise it prints a
+ * line per state or step change. Then it prints a summary, and succeeds only if every job
+ * ended as it was meant to.
  */
 export async function runSandbox(options: SandboxOptions): Promise<SandboxJobResult[]> {
   const failingJob = options.failStep ? FIRST_JOB_ID + options.jobs - 1 : undefined;
@@ -64,15 +55,22 @@ export async function runSandbox(options: SandboxOptions): Promise<SandboxJobRes
     system.bespin.generateJob(id, { state: 'A', step: '', name: `Sandbox job ${index + 1}` });
     timelines.set(id, { id, expected: id === failingJob ? 'E' : 'F', changes: [{ at: 0, state: 'S', step: '' }] });
   }
-  system.onProgress((progress) => recordChange(timelines, progress, Date.now() - started, options.out));
+  const terminal = terminalOf(options.out);
+  const live = terminal ? new LiveTable(terminal, () => liveView(timelines, Date.now() - started)) : undefined;
+  system.onProgress((progress) => {
+    const at = Date.now() - started;
+    if (recordChange(timelines, progress, at) && !live) options.out.write(changeLine(progress, at));
+  });
 
   const bespinSteps = options.failStep ? ` (job ${failingJob} will fail at ${stepByType(options.failStep).bespinStep} ${STEP_NAMES[stepByType(options.failStep).bespinStep]})` : '';
   options.out.write(`lando-k8s sandbox: ${options.jobs} job(s), each step's Job running ${options.stepMs} ms${bespinSteps}\n`);
   await system.start();
+  live?.start();
   try {
     await Promise.all([...timelines.keys()].map((id) => system.startJob(id)));
     await waitForEnd(timelines, options.timeoutMs);
   } finally {
+    live?.stop();
     await system.stop();
   }
   const results = [...timelines.values()].map(summarize);
@@ -84,18 +82,42 @@ export function sandboxSucceeded(results: readonly SandboxJobResult[]): boolean 
   return results.every((result) => result.ended === result.expected);
 }
 
-function recordChange(timelines: Map<number, JobTimeline>, progress: JobProgress, at: number, out: NodeJS.WritableStream): void {
+/** Adds the change to its job's timeline; false for a job that is not one of the sandbox's. */
+function recordChange(timelines: Map<number, JobTimeline>, progress: JobProgress, at: number): boolean {
   const timeline = timelines.get(progress.job);
-  if (!timeline) return;
+  if (!timeline) return false;
   timeline.changes.push({ at, state: progress.state, step: progress.step });
+  return true;
+}
+
+function changeLine(progress: JobProgress, at: number): string {
   const seconds = (at / 1000).toFixed(3).padStart(8);
   const state = (STATE_NAMES[progress.state] ?? progress.state).padEnd(9);
-  out.write(`${seconds}s  job ${progress.job}  ${state} ${progress.step.padEnd(1)}  ${STEP_NAMES[progress.step] ?? ''}\n`);
+  return `${seconds}s  job ${progress.job}  ${state} ${progress.step.padEnd(1)}  ${STEP_NAMES[progress.step] ?? ''}\n`;
+}
+
+/** The live table's snapshot at `now` (ms since the sandbox started). */
+function liveView(timelines: ReadonlyMap<number, JobTimeline>, now: number): LiveTableView {
+  const counts = { F: 0, E: 0, C: 0 };
+  let queued = 0;
+  const active: ActiveJob[] = [];
+  for (const timeline of timelines.values()) {
+    const last = timeline.changes.at(-1)!;
+    if (last.state === 'F' || last.state === 'E' || last.state === 'C') {
+      counts[last.state] += 1;
+      continue;
+    }
+    // The first change is bespin's own (state S); lando's first shows it took the job up.
+    const startedAt = timeline.changes[1]?.at;
+    if (startedAt === undefined) queued += 1;
+    else active.push({ id: timeline.id, state: last.state, step: last.step, elapsedMs: now - startedAt, inStepMs: now - last.at });
+  }
+  return { total: timelines.size, finished: counts.F, errored: counts.E, canceled: counts.C, queued, active, elapsedMs: now };
 }
 
 async function waitForEnd(timelines: Map<number, JobTimeline>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const ended = () => [...timelines.values()].every((timeline) => ['F', 'E', 'C'].includes(timeline.changes.at(-1)!.state));
+  const ended = () => [...timelines.values()].every((timeline) => END_STATES.includes(timeline.changes.at(-1)!.state));
   while (!ended() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
@@ -106,7 +128,7 @@ function summarize(timeline: JobTimeline): SandboxJobResult {
     if (next && change.state === 'R' && change.step !== '') stepMs[change.step] = (stepMs[change.step] ?? 0) + next.at - change.at;
   });
   const last = timeline.changes.at(-1)!;
-  return { id: timeline.id, expected: timeline.expected, ended: ['F', 'E', 'C'].includes(last.state) ? last.state : 'unfinished', stepMs, totalMs: last.at };
+  return { id: timeline.id, expected: timeline.expected, ended: END_STATES.includes(last.state) ? last.state : 'unfinished', stepMs, totalMs: last.at };
 }
 
 function summaryTable(results: readonly SandboxJobResult[]): string {

@@ -22,8 +22,8 @@ export interface StuckPodSettings {
  * keys `watcher.image_pull_grace_seconds` (300) and `watcher.unschedulable_grace_seconds`
  * (900): an image pull retries with back-off up to 5 minutes apart, and a cluster autoscaler
  * needs several minutes to add a node for an unschedulable pod, so shorter graces would fail
- * jobs that were about to start. The scan interval has no config key; 30 s keeps a stuck job's
- * report within a small fraction of those graces for one pod list per scan.
+ * jobs that were about to start. The scan interval (`watcher.stuck_pod_scan_seconds`, 30)
+ * keeps a stuck job's report within a small fraction of those graces for one pod list per scan.
  */
 export const DEFAULT_STUCK_POD_SETTINGS: StuckPodSettings = {
   imagePullGraceMs: 300_000,

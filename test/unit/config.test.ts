@@ -115,6 +115,7 @@ describe('loadConfig', () => {
           maxLogBytes: 65536,
           imagePullGraceSeconds: 300,
           unschedulableGraceSeconds: 900,
+          stuckPodScanSeconds: 30,
           resyncSeconds: 300,
           watchIdleTimeoutSeconds: 600,
           leaderElection: false,
@@ -237,6 +238,7 @@ describe('loadConfig', () => {
           max_log_bytes: 1024,
           image_pull_grace_seconds: 0,
           unschedulable_grace_seconds: 60,
+          stuck_pod_scan_seconds: 5,
           resync_seconds: 30,
           watch_idle_timeout_seconds: 120,
           leader_election: true,
@@ -271,6 +273,7 @@ describe('loadConfig', () => {
         maxLogBytes: 1024,
         imagePullGraceSeconds: 0,
         unschedulableGraceSeconds: 60,
+        stuckPodScanSeconds: 5,
         resyncSeconds: 30,
         watchIdleTimeoutSeconds: 120,
         leaderElection: true,
@@ -658,6 +661,7 @@ describe('loadConfig', () => {
         maxLogBytes: 4096,
         imagePullGraceMs: 300_000,
         unschedulableGraceMs: 900_000,
+        stuckPodScanMs: 30_000,
         installationLabel: undefined,
       });
     });
