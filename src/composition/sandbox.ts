@@ -1,6 +1,7 @@
 import { STEP_TYPES, type StepType } from '../domain/job-codes.js';
 import { stepByType } from '../domain/job-steps.js';
 import type { JobProgress } from '../ports/progress-publisher.js';
+import { MemoryMetrics } from '../adapters/memory/memory-metrics.js';
 import { InMemorySystem } from './in-memory-system.js';
 import { LiveTable, STATE_NAMES, STEP_NAMES, terminalOf, type ActiveJob, type LiveTableView } from './sandbox-live-table.js';
 import type { Logger } from '../ports/logger.js';
@@ -11,6 +12,11 @@ export interface SandboxOptions {
   /** The step at which the last demo job fails, to show the error path. */
   readonly failStep?: StepType;
   readonly timeoutMs: number;
+  /**
+   * Run lando and the watcher through the real Kubernetes and bespin-api adapters against the
+   * project's test servers on loopback, instead of the in-memory cluster and bespin-api.
+   */
+  readonly withServers?: boolean;
   readonly logger: Logger;
   readonly out: NodeJS.WritableStream;
 }
@@ -41,13 +47,17 @@ interface JobTimeline {
  */
 export async function runSandbox(options: SandboxOptions): Promise<SandboxJobResult[]> {
   const failingJob = options.failStep ? FIRST_JOB_ID + options.jobs - 1 : undefined;
-  const system = new InMemorySystem({
-    logger: options.logger,
-    workloads: {
-      stepMs: options.stepMs,
-      fail: (jobId, step) => (Number(jobId) === failingJob && step === options.failStep ? `sandbox: ${step} failed on purpose (--fail-step)` : undefined),
-    },
-  });
+  const workloads = {
+    stepMs: options.stepMs,
+    fail: (jobId: string, step: StepType) => (Number(jobId) === failingJob && step === options.failStep ? `sandbox: ${step} failed on purpose (--fail-step)` : undefined),
+  };
+  // Loaded only on demand: the test servers and the Kubernetes client take seconds to load.
+  const servers = options.withServers
+    ? await (await import('./sandbox-servers.js')).startSandboxServers({ ...workloads, logger: options.logger, metrics: new MemoryMetrics() })
+    : undefined;
+  const system = new InMemorySystem(
+    servers ? { logger: options.logger, adapters: servers.adapters, bespinRecords: servers.bespinRecords } : { logger: options.logger, workloads },
+  );
   const started = Date.now();
   const timelines = new Map<number, JobTimeline>();
   for (let index = 0; index < options.jobs; index += 1) {
@@ -64,6 +74,7 @@ export async function runSandbox(options: SandboxOptions): Promise<SandboxJobRes
 
   const bespinSteps = options.failStep ? ` (job ${failingJob} will fail at ${stepByType(options.failStep).bespinStep} ${STEP_NAMES[stepByType(options.failStep).bespinStep]})` : '';
   options.out.write(`lando-k8s sandbox: ${options.jobs} job(s), each step's Job running ${options.stepMs} ms${bespinSteps}\n`);
+  if (servers) options.out.write(`through the test servers: Kubernetes API ${servers.urls.kubernetes}, bespin-api ${servers.urls.bespin}\n`);
   await system.start();
   live?.start();
   try {
@@ -72,6 +83,7 @@ export async function runSandbox(options: SandboxOptions): Promise<SandboxJobRes
   } finally {
     live?.stop();
     await system.stop();
+    await servers?.close();
   }
   const results = [...timelines.values()].map(summarize);
   options.out.write(summaryTable(results));

@@ -24,6 +24,14 @@ describe('the sandbox', () => {
     expect(out.text()).to.include('12 of 12 job(s) ended as expected');
   });
 
+  it('runs the demo jobs through the real Kubernetes and bespin-api adapters against the test servers (--with-servers)', async () => {
+    const out = captured();
+    const results = await runSandbox({ jobs: 3, stepMs: 1, failStep: 'save_output', withServers: true, timeoutMs: 20_000, logger: new MemoryLogger(), out: out.stream });
+    expect(results.map((result) => result.ended)).to.deep.equal(['F', 'F', 'E']);
+    expect(out.text()).to.match(/through the test servers: Kubernetes API http:\/\/127\.0\.0\.1:\d+, bespin-api http:\/\/127\.0\.0\.1:\d+\/api\/v2/);
+    expect(out.text()).to.include('3 of 3 job(s) ended as expected');
+  });
+
   it('says a job did not end as expected when it cannot finish in time', async () => {
     const out = captured();
     const results = await runSandbox({ jobs: 1, stepMs: 5_000, timeoutMs: 50, logger: new MemoryLogger(), out: out.stream });
