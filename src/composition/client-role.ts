@@ -3,10 +3,13 @@ import { AmqpLandoClient, encodeCommand } from '../adapters/amqp/amqp-lando-clie
 import { AmqpDeadLetterQueue, type DeadLetter } from '../adapters/amqp/dead-letter-queue.js';
 import { decodeMessage, MessageDecodeError, type MessageFormat } from '../adapters/amqp/message-codec.js';
 import type { Logger } from '../ports/logger.js';
+import { ClientUsageError } from './client-errors.js';
 import type { AppConfig } from './config.js';
+import { checkCommand } from './check-command.js';
+import { renderCommand, type RenderFiles } from './render-command.js';
+import { statusCommand } from './status-command.js';
 
-/** A command line the client role cannot act on. */
-export class ClientUsageError extends Error {}
+export { ClientInputError, ClientUsageError } from './client-errors.js';
 
 const SENDABLE = ['start_job', 'restart_job', 'cancel_job'] as const;
 type Sendable = (typeof SENDABLE)[number];
@@ -15,21 +18,35 @@ export const CLIENT_USAGE = `client commands (npm start -- --role=client --confi
   start_job|restart_job|cancel_job JOB_ID [--format pickle|json]   send a command as bespin-api does
   dead-letters list [--limit N]                                     show dead letters, decoded, with their reasons
   dead-letters requeue [--limit N]                                  put dead letters back on the work queue
-  dead-letters discard [--limit N]                                  delete dead letters`;
+  dead-letters discard [--limit N]                                  delete dead letters
+  render --job FILE [--stage-group FILE] [--share-group FILE] [--methods FILE]
+                                                                    print as YAML every Kubernetes object lando would create for the job
+  check [--for lando|watcher]                                       test the connections, tokens and permissions of the configuration
+  status JOB_ID                                                     show a job's bespin state and step beside its objects in the cluster`;
 
 export interface ClientOptions {
   readonly format?: MessageFormat;
   readonly limit?: number;
+  /** The bespin-api JSON files `render` reads. */
+  readonly files?: RenderFiles;
+  /** Whose permissions `check` reviews (`lando` or `watcher`); both when absent. */
+  readonly checkFor?: string;
 }
 
 /**
  * The operator's client: sends lando a command exactly as bespin-api would (a string job id,
  * the configured wire format, persistent, confirmed by the broker), and looks after the
- * dead-letter queue. It prints what it did.
+ * dead-letter queue. It prints what it did. The operator commands (render, check, status) show
+ * what lando would do and what it finds. Resolves to the exit status.
  */
-export async function runClient(config: AppConfig, words: readonly string[], options: ClientOptions, logger: Logger, out: NodeJS.WritableStream): Promise<void> {
+export async function runClient(config: AppConfig, words: readonly string[], options: ClientOptions, logger: Logger, out: NodeJS.WritableStream): Promise<number> {
   const [verb, ...rest] = words;
   if (verb === undefined) throw new ClientUsageError('the client needs a command');
+  if (verb === 'render') {
+    out.write(renderCommand(config, rest, options.files ?? {}));
+    return 0;
+  }
+  if (verb === 'status') return statusCommand(config, rest, logger, out);
   const connection = new AmqpConnection({
     host: config.workQueue.host,
     port: config.workQueue.port,
@@ -47,9 +64,12 @@ export async function runClient(config: AppConfig, words: readonly string[], opt
       await sendCommand(connection, config, verb as Sendable, rest, options.format ?? config.workQueue.messageFormat, out);
     } else if (verb === 'dead-letters') {
       await deadLetters(connection, config, rest, options.limit, out);
+    } else if (verb === 'check') {
+      return await checkCommand(config, rest, options.checkFor, connection, logger, out);
     } else {
       throw new ClientUsageError(`unknown client command ${JSON.stringify(verb)}`);
     }
+    return 0;
   } finally {
     await connection.close();
   }

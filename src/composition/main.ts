@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { isStepType } from '../domain/job-codes.js';
 import { PrometheusMetrics } from '../adapters/prometheus/prometheus-metrics.js';
-import { CLIENT_USAGE, ClientUsageError, runClient } from './client-role.js';
+import { CLIENT_USAGE, ClientInputError, ClientUsageError, runClient } from './client-role.js';
 import { ConfigError, loadConfig, type AppConfig } from './config.js';
 import { createLogger, secretsOf, type LogLevel } from './logger.js';
 import { startHealthServer } from './health-server.js';
@@ -16,7 +16,7 @@ class UsageError extends Error {}
 
 const USAGE = `usage:
   npm start                                   the sandbox: lando, the watcher, a simulated cluster and bespin-api
-  npm start -- --role=sandbox [--jobs N] [--step-ms MS] [--fail-step STEP] [--timeout-s S] [--log-level LEVEL]
+  npm start -- --role=sandbox [--jobs N] [--step-ms MS] [--fail-step STEP] [--timeout-s S] [--log-level LEVEL] [--with-servers]
   npm start -- --role=lando --config FILE     the command processor
   npm start -- --role=watcher --config FILE   the cluster watcher
   npm start -- --role=client --config FILE COMMAND ...   see below
@@ -35,8 +35,14 @@ async function main(argv: readonly string[]): Promise<number> {
       'fail-step': { type: 'string' },
       'timeout-s': { type: 'string', default: '60' },
       'log-level': { type: 'string', default: 'error' },
+      'with-servers': { type: 'boolean', default: false },
       format: { type: 'string' },
       limit: { type: 'string' },
+      job: { type: 'string' },
+      'stage-group': { type: 'string' },
+      'share-group': { type: 'string' },
+      methods: { type: 'string' },
+      for: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -52,6 +58,7 @@ async function main(argv: readonly string[]): Promise<number> {
         jobs: positiveInteger('--jobs', values.jobs),
         stepMs: positiveInteger('--step-ms', values['step-ms'], 0),
         timeoutMs: positiveInteger('--timeout-s', values['timeout-s']) * 1000,
+        withServers: values['with-servers'],
         ...(failStep === undefined ? {} : { failStep }),
         logger: createLogger({ name: 'lando-k8s-sandbox', level: logLevel(values['log-level']), secrets: [], stream: process.stderr }),
         out: process.stdout,
@@ -68,8 +75,12 @@ async function main(argv: readonly string[]): Promise<number> {
       const format = values.format;
       if (format !== undefined && format !== 'pickle' && format !== 'json') throw new UsageError(`--format must be pickle or json, got ${JSON.stringify(format)}`);
       const logger = createLogger({ name: 'lando-k8s-client', level: 'warn', secrets: secretsOf(config), stream: process.stderr });
-      await runClient(config, positionals, { ...(format === undefined ? {} : { format }), ...(values.limit === undefined ? {} : { limit: positiveInteger('--limit', values.limit) }) }, logger, process.stdout);
-      return 0;
+      return await runClient(config, positionals, {
+        ...(format === undefined ? {} : { format }),
+        ...(values.limit === undefined ? {} : { limit: positiveInteger('--limit', values.limit) }),
+        files: { job: values.job, stageGroup: values['stage-group'], shareGroup: values['share-group'], methods: values.methods },
+        checkFor: values.for,
+      }, logger, process.stdout);
     }
     default:
       throw new UsageError(`unknown --role ${JSON.stringify(values.role)}`);
@@ -130,7 +141,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof ConfigError || error instanceof UsageError || error instanceof ClientUsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`lando-k8s: ${error.message}\n`);
-      if (!(error instanceof ConfigError)) process.stderr.write(`${USAGE}\n`);
+      if (!(error instanceof ConfigError || error instanceof ClientInputError)) process.stderr.write(`${USAGE}\n`);
       process.exitCode = USAGE_ERROR;
       return;
     }

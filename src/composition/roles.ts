@@ -8,6 +8,7 @@ import { K8sLeaseStore } from '../adapters/k8s/k8s-lease-store.js';
 import { SystemClock } from '../adapters/system/system-clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Metrics } from '../ports/metrics.js';
+import { clusterCredentials } from './cluster-credentials.js';
 import { landoSettingsFrom, watcherSettingsFrom, type AppConfig } from './config.js';
 import { createLandoContainer, createWatcherContainer } from './containers.js';
 import type { ReadinessReport } from './health-server.js';
@@ -47,17 +48,6 @@ function connectToCluster(config: AppConfig, logger: Logger, metrics: Metrics): 
       idleTimeoutMs: config.watcher.watchIdleTimeoutSeconds * 1000,
     },
   });
-}
-
-function clusterCredentials(config: AppConfig) {
-  const cluster = config.clusterApiSettings;
-  return {
-    ...(cluster.host === undefined ? {} : { host: cluster.host }),
-    ...(cluster.token === undefined ? {} : { token: cluster.token }),
-    namespace: cluster.namespace,
-    verifySsl: cluster.verifySsl,
-    ...(cluster.sslCaCert === undefined ? {} : { sslCaCert: cluster.sslCaCert }),
-  };
 }
 
 /** A part that only needs closing when it stops, after the services that use it. */

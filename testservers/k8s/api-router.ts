@@ -54,15 +54,15 @@ export function resolveRoute(method: string, url: URL): Route {
   const namespaced = rest[0] === 'namespaces';
   const [namespace, plural, name, subresource, ...extra] = namespaced ? rest.slice(1) : [undefined, ...rest];
   const resource = plural === undefined ? undefined : findResourceType(group, version, plural);
-  if (!resource || extra.length > 0 || (namespaced && namespace === undefined)) throw pathNotFoundError();
+  if (!resource || extra.length > 0 || (namespaced && (namespace === undefined || resource.clusterScoped))) throw pathNotFoundError();
   if (name === undefined) {
     if (method === 'GET') {
       return { kind: 'resource', verb: boolParam(url.searchParams, 'watch') ? 'watch' : 'list', target: { resource, namespace } };
     }
-    if (method === 'POST' && namespace !== undefined) return { kind: 'resource', verb: 'create', target: { resource, namespace } };
+    if (method === 'POST' && (namespace !== undefined || resource.clusterScoped)) return { kind: 'resource', verb: 'create', target: { resource, namespace } };
     throw methodNotAllowedError();
   }
-  if (!namespaced) throw pathNotFoundError();
+  if (!namespaced && !resource.clusterScoped) throw pathNotFoundError();
   if (subresource === undefined) return { kind: 'resource', verb: pick(ITEM_VERBS, method), target: { resource, namespace, name } };
   if (subresource === 'status' && resource.hasStatus) {
     return { kind: 'resource', verb: pick(STATUS_VERBS, method), target: { resource, namespace, name, subresource } };

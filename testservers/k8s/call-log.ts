@@ -12,6 +12,8 @@ export interface CallRecord {
   /** `performance.now()` when the request arrived. */
   readonly at: number;
   readonly operation: string;
+  /** The accepted bearer token the request carried, which tells apart clients given different tokens. */
+  readonly token?: string;
 }
 
 /** `full` keeps bodies; `without-bodies` saves memory in long benchmarks; `counts-only` keeps just the counters. */

@@ -40,8 +40,12 @@ export type { PvcBinding } from './pvc-controller.js';
 export interface K8sApiTestServerOptions {
   /** 0 (default) picks a free port. */
   readonly port?: number;
-  /** Bearer token clients must send; a random one by default, `null` turns authentication off. */
-  readonly token?: string | null;
+  /**
+   * Bearer token clients must send, or several accepted alike (give each client its own to
+   * tell their calls apart: every call records the token it carried); a random one by
+   * default, `null` turns authentication off.
+   */
+  readonly token?: string | readonly string[] | null;
   /** The namespace the test controls default to (`default`). */
   readonly namespace?: string;
   /** Further namespaces that exist; creating objects anywhere else is a 404 like on a cluster. */
@@ -71,7 +75,7 @@ export interface K8sApiTestServerOptions {
 
 export interface K8sApiTestServer {
   readonly url: string;
-  /** The bearer token to send, undefined when authentication is off. */
+  /** The (first) bearer token to send, undefined when authentication is off. */
   readonly token: string | undefined;
   readonly namespace: string;
   readonly store: ObjectStore;
@@ -167,7 +171,9 @@ function resourceByPlural(plural: string): ResourceType {
 
 export async function startK8sApiTestServer(options: K8sApiTestServerOptions = {}): Promise<K8sApiTestServer> {
   const namespace = options.namespace ?? 'default';
-  const token = options.token === null ? undefined : (options.token ?? randomBytes(24).toString('base64url'));
+  const tokens = options.token === null ? [] : typeof options.token === 'string' ? [options.token] : (options.token ?? [randomBytes(24).toString('base64url')]);
+  if (options.token !== null && tokens.length === 0) throw new Error('token: give at least one token, or null to turn authentication off');
+  const token = tokens[0];
   const namespaces = new Set([namespace, ...(options.extraNamespaces ?? [])]);
   const backgroundErrors: unknown[] = [];
   const onBackgroundError = (error: unknown): void => {
@@ -282,9 +288,11 @@ export async function startK8sApiTestServer(options: K8sApiTestServerOptions = {
     void readBody(request).then((raw) => {
       let route: Route | undefined;
       let status: number;
+      const presented = request.headers.authorization?.match(/^Bearer (.+)$/)?.[1];
+      const acceptedToken = presented !== undefined && tokens.includes(presented) ? presented : undefined;
       try {
         route = resolveRoute(method, url);
-        if (!isPublicRoute(route) && token !== undefined && request.headers.authorization !== `Bearer ${token}`) throw unauthorizedError();
+        if (!isPublicRoute(route) && token !== undefined && acceptedToken === undefined) throw unauthorizedError();
         const fault = faults.take(operationOf(route, method, url.pathname));
         if (fault) throw fault;
         status = serve(route, request, response, raw, url.searchParams);
@@ -302,6 +310,7 @@ export async function startK8sApiTestServer(options: K8sApiTestServerOptions = {
         status,
         at,
         operation: operationOf(route, method, url.pathname),
+        ...(acceptedToken === undefined ? {} : { token: acceptedToken }),
       });
     }, () => response.destroy());
   });

@@ -5,7 +5,7 @@ import { asConfigMap, asPvc, type PodObject } from './typed-views.js';
 /**
  * Why a pod cannot start yet, as the scheduler and kubelet would report it: claims that are
  * missing, being deleted or unbound keep it unscheduled; a missing ConfigMap volume or key keeps
- * its container waiting. Secrets are not stored by this server and count as present.
+ * its container waiting. Secret volumes count as present: few tests seed the data-store Secret.
  */
 export type StartBlocker =
   | { readonly kind: 'unschedulable'; readonly message: string }

@@ -251,7 +251,7 @@ export class ResourceHandlers {
     resource.prepareForCreate(object);
     const errors = uniqueErrors([...schemaErrors, ...resource.validate(object)]);
     if (errors.length > 0) throw invalidError(resource, meta.name, errors);
-    if (!this.namespaces.has(namespace)) throw notFoundError(NAMESPACES, namespace);
+    if (!resource.clusterScoped && !this.namespaces.has(namespace)) throw notFoundError(NAMESPACES, namespace);
     if (dryRun) {
       if (this.store.get(resource, namespace, meta.name)) throw alreadyExistsError(resource, meta.name);
       return { status: 201, body: object };
@@ -317,6 +317,10 @@ export class ResourceHandlers {
     const source = Buffer.isBuffer(body) ? parsed : cloneObject(parsed);
     const object = { ...source, apiVersion: resource.apiVersion, kind: resource.kind, metadata: source.metadata ?? {} } as KubeObject;
     const schemaErrors = resource.checkSchema(object);
+    if (resource.clusterScoped) {
+      delete object.metadata.namespace;
+      return { object, schemaErrors };
+    }
     if (object.metadata.namespace !== undefined && object.metadata.namespace !== '' && object.metadata.namespace !== namespace) {
       throw badRequestError('the namespace of the provided object does not match the namespace sent on the request');
     }
@@ -366,7 +370,9 @@ export class ResourceHandlers {
     return revision < this.store.compactedRevision(resource);
   }
 
+  /** The store keeps cluster-scoped objects under the empty namespace. */
   private requireNamespacePath(target: Target): string {
+    if (target.resource.clusterScoped) return '';
     if (target.namespace === undefined) throw badRequestError('the server does not allow this method on a collection across namespaces');
     return target.namespace;
   }

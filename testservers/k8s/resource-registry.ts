@@ -4,6 +4,8 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Event } from 'kubernetes-models/v1/Event';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Pod } from 'kubernetes-models/v1/Pod';
+import { Secret } from 'kubernetes-models/v1/Secret';
+import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
 import {
   defaultJob, defaultPod, defaultPvc, prepareJobForCreate, preparePodForCreate, preparePvcForCreate,
 } from './defaulting.js';
@@ -11,6 +13,7 @@ import type { FieldError } from './field-errors.js';
 import { isJsonObject, type KubeObject } from './kube-object.js';
 import type { PropagationPolicy, ResourceType } from './resource-type.js';
 import { makeSchemaCheck, type ModelClass } from './schema-validation.js';
+import { defaultSecret, validateSecret, validateStorageClass } from './secrets-and-storage-classes.js';
 import {
   validateConfigMap, validateConfigMapUpdate, validateEvent, validateJob, validateJobUpdate, validateLease, validatePod, validatePodUpdate,
   validatePvc, validatePvcUpdate,
@@ -26,6 +29,7 @@ interface ResourceDefinition {
   readonly group: string;
   readonly version: string;
   readonly model: ModelClass;
+  readonly clusterScoped?: boolean;
   readonly hasStatus?: boolean;
   readonly deleteReturnsObject?: boolean;
   readonly allowCreateOnUpdate?: boolean;
@@ -59,6 +63,7 @@ function define(definition: ResourceDefinition): ResourceType {
     group: definition.group,
     version: definition.version,
     apiVersion: definition.group ? `${definition.group}/${definition.version}` : definition.version,
+    clusterScoped: definition.clusterScoped ?? false,
     hasStatus: definition.hasStatus ?? false,
     deleteReturnsObject: definition.deleteReturnsObject ?? false,
     allowCreateOnUpdate: definition.allowCreateOnUpdate ?? false,
@@ -170,7 +175,28 @@ export const LEASES = define({
   validate: validateLease,
 });
 
-export const RESOURCE_TYPES: readonly ResourceType[] = [JOBS, PODS, PVCS, CONFIG_MAPS, EVENTS, LEASES];
+export const SECRETS = define({
+  plural: 'secrets',
+  kind: 'Secret',
+  group: '',
+  version: 'v1',
+  model: Secret,
+  selectableFields: ['type'],
+  applyDefaults: defaultSecret,
+  validate: validateSecret,
+});
+
+export const STORAGE_CLASSES = define({
+  plural: 'storageclasses',
+  kind: 'StorageClass',
+  group: 'storage.k8s.io',
+  version: 'v1',
+  model: StorageClass,
+  clusterScoped: true,
+  validate: validateStorageClass,
+});
+
+export const RESOURCE_TYPES: readonly ResourceType[] = [JOBS, PODS, PVCS, CONFIG_MAPS, EVENTS, LEASES, SECRETS, STORAGE_CLASSES];
 
 /** The resource served at `/api/v1/...` or `/apis/<group>/<version>/...` with this plural name. */
 export function findResourceType(group: string, version: string, plural: string): ResourceType | undefined {

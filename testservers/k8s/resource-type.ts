@@ -13,6 +13,8 @@ export interface ResourceType extends ResourceIdentity {
   readonly version: string;
   /** `v1` or `<group>/<version>`. */
   readonly apiVersion: string;
+  /** Lives outside namespaces (`/apis/<group>/<version>/<plural>/<name>`), like StorageClasses. */
+  readonly clusterScoped: boolean;
   /** Has a `/status` subresource: the main resource ignores status writes, `/status` only takes them. */
   readonly hasStatus: boolean;
   /** Delete answers with the object (pods, PVCs) rather than a Status (`ReturnDeletedObject`). */
