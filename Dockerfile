@@ -11,7 +11,7 @@ WORKDIR /app
 # scripts: nothing needs one (bunyan's optional dtrace-provider would try to compile).
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 

@@ -2,9 +2,9 @@ import { encodeMessage } from '../../src/adapters/amqp/message-codec.js';
 import { startBespinApiTestServer, type BespinApiTestServer } from '../../testservers/bespin-api-test-server.js';
 import { startK8sApiTestServer, type K8sApiTestServer } from '../../testservers/k8s/k8s-api-test-server.js';
 import { SeedConfigFile } from './config-files.js';
-import { NodeRoleProcess } from './e2e-node-role.js';
 import { RABBITMQ, RabbitTestBroker, uniqueQueueName } from './rabbitmq.js';
 import { ServiceProcess } from './service-process.js';
+import { recordStepAnnotations } from '../../testservers/k8s/record-step.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const NAMESPACE = 'lando-job-runner';
@@ -27,15 +27,15 @@ export interface ReplicaWorldOptions {
 
 /**
  * One started lando or watcher process, with its own cluster token so its API calls can be
- * told apart. Run by `npm start` as an operator runs it, or (NodeRoleProcess) by node directly
+ * told apart. Run by `npm start` as an operator runs it, or by node directly (see Launcher)
  * when the test reads its exit status.
  */
-export interface Replica<P extends ServiceProcess | NodeRoleProcess = ServiceProcess | NodeRoleProcess> {
+export interface Replica {
   /** `lando-1`, `watcher-2`, ...: in failure messages and audits. */
   readonly name: string;
   readonly role: Role;
   readonly token: string;
-  readonly process: P;
+  readonly process: ServiceProcess;
 }
 
 /**
@@ -76,8 +76,7 @@ export class ReplicaWorld {
       autoComplete: {
         mode: 'immediate',
         delayMs: options.stepMs ?? 20,
-        annotations: (job) =>
-          job.name.startsWith('record-output-project-') ? { project_id: `project-${job.labels['bespin-job-id']}`, readme_file_id: `readme-${job.labels['bespin-job-id']}` } : undefined,
+        annotations: recordStepAnnotations,
       },
       objects: [
         {
@@ -105,21 +104,21 @@ export class ReplicaWorld {
   }
 
   /** Starts one more replica of the role with `npm start`. */
-  startReplica(role: Role): Promise<Replica<ServiceProcess>> {
+  startReplica(role: Role): Promise<Replica> {
     return this.launch(role, (path) => ServiceProcess.start(role, path));
   }
 
   /** Starts one more replica of the role with node directly, so its exit status can be read. */
-  startNodeReplica(role: Role): Promise<Replica<NodeRoleProcess>> {
-    return this.launch(role, (path) => NodeRoleProcess.start(role, path));
+  startNodeReplica(role: Role): Promise<Replica> {
+    return this.launch(role, (path) => ServiceProcess.start(role, path, 'node'));
   }
 
-  async startReplicas(role: Role, count: number): Promise<Replica<ServiceProcess>[]> {
+  async startReplicas(role: Role, count: number): Promise<Replica[]> {
     return Promise.all(Array.from({ length: count }, () => this.startReplica(role)));
   }
 
   /** Writes the replica's configuration file, with the next unused cluster token, and starts it. */
-  private async launch<P extends ServiceProcess | NodeRoleProcess>(role: Role, start: (configPath: string) => Promise<P>): Promise<Replica<P>> {
+  private async launch(role: Role, start: (configPath: string) => Promise<ServiceProcess>): Promise<Replica> {
     const token = REPLICA_TOKENS[this.tokensUsed];
     if (token === undefined) throw new Error(`a ReplicaWorld runs at most ${REPLICA_TOKENS.length} replicas`);
     this.tokensUsed += 1;
@@ -135,7 +134,7 @@ export class ReplicaWorld {
       extra: this.config,
     });
     this.configFiles.push(file);
-    const replica: Replica<P> = { name: `${role}-${ordinal}`, role, token, process: await start(file.path) };
+    const replica: Replica = { name: `${role}-${ordinal}`, role, token, process: await start(file.path) };
     this.started.push(replica);
     return replica;
   }
