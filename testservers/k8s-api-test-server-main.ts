@@ -1,5 +1,5 @@
 import { startK8sApiTestServer } from './k8s/k8s-api-test-server.js';
-import { recordStepAnnotations } from './k8s/record-step.js';
+import { existingClaim, recordStepAnnotations } from './k8s/lando-namespace.js';
 
 /**
  * Runs the Kubernetes API test server standalone:
@@ -59,12 +59,7 @@ async function main(): Promise<void> {
     token: options.token,
     namespace: options.namespace,
     autoComplete: options.autoComplete ? { mode: 'immediate', annotations: recordStepAnnotations } : undefined,
-    objects: options.claims.map((name) => ({
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name, namespace: options.namespace ?? 'default' },
-      spec: { accessModes: ['ReadOnlyMany'], resources: { requests: { storage: '1Gi' } } },
-    })),
+    objects: options.claims.map((name) => existingClaim(name, options.namespace ?? 'default')),
   });
   process.stdout.write(`K8S_API_URL=${server.url}\nK8S_API_TOKEN=${server.token ?? ''}\nK8S_NAMESPACE=${server.namespace}\n`);
   const stop = (): void => {

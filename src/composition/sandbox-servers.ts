@@ -8,7 +8,7 @@ import type { Logger } from '../ports/logger.js';
 import type { Metrics } from '../ports/metrics.js';
 import { startBespinApiTestServer } from '../../testservers/bespin-api-test-server.js';
 import { startK8sApiTestServer } from '../../testservers/k8s/k8s-api-test-server.js';
-import { recordStepAnnotations } from '../../testservers/k8s/record-step.js';
+import { recordStepAnnotations } from '../../testservers/k8s/lando-namespace.js';
 
 const NAMESPACE = 'lando-job-runner';
 

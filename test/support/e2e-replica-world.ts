@@ -4,7 +4,7 @@ import { startK8sApiTestServer, type K8sApiTestServer } from '../../testservers/
 import { SeedConfigFile } from './config-files.js';
 import { RABBITMQ, RabbitTestBroker, uniqueQueueName } from './rabbitmq.js';
 import { ServiceProcess } from './service-process.js';
-import { recordStepAnnotations } from '../../testservers/k8s/record-step.js';
+import { existingClaim, recordStepAnnotations } from '../../testservers/k8s/lando-namespace.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const NAMESPACE = 'lando-job-runner';
@@ -79,12 +79,7 @@ export class ReplicaWorld {
         annotations: recordStepAnnotations,
       },
       objects: [
-        {
-          apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
-          metadata: { name: 'system-data', namespace: NAMESPACE },
-          spec: { accessModes: ['ReadOnlyMany'], resources: { requests: { storage: '1Gi' } } },
-        },
+        existingClaim('system-data', NAMESPACE),
       ],
     });
     opened.push(k8s);

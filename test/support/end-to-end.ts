@@ -2,7 +2,7 @@ import { encodeMessage } from '../../src/adapters/amqp/message-codec.js';
 import { startBespinApiTestServer, type BespinApiTestServer } from '../../testservers/bespin-api-test-server.js';
 import type { AutoCompleteOptions } from '../../testservers/k8s/job-controller.js';
 import { startK8sApiTestServer, type K8sApiTestServer } from '../../testservers/k8s/k8s-api-test-server.js';
-import { recordStepAnnotations } from '../../testservers/k8s/record-step.js';
+import { existingClaim, recordStepAnnotations } from '../../testservers/k8s/lando-namespace.js';
 import { SeedConfigFile } from './config-files.js';
 import { RabbitTestBroker, uniqueQueueName } from './rabbitmq.js';
 import { ServiceProcess } from './service-process.js';
@@ -47,12 +47,7 @@ export class EndToEnd {
       namespace: NAMESPACE,
       autoComplete,
       objects: [
-        {
-          apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
-          metadata: { name: 'system-data', namespace: NAMESPACE },
-          spec: { accessModes: ['ReadOnlyMany'], resources: { requests: { storage: '1Gi' } } },
-        },
+        existingClaim('system-data', NAMESPACE),
       ],
     });
     const bespin = await startBespinApiTestServer({ token: 'e2e-bespin-token' });

@@ -1,3 +1,18 @@
+import type { KubeObject } from './kube-object.js';
+
+/**
+ * A claim that exists before lando runs, as the system data volume does
+ * (`run_workflow_settings.system_data_volume`), which lando mounts but never creates.
+ */
+export function existingClaim(name: string, namespace: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name, namespace },
+    spec: { accessModes: ['ReadOnlyMany'], resources: { requests: { storage: '1Gi' } } },
+  };
+}
+
 /**
  * What the record_output_project step's container does to its own pod in a real cluster
  * (`kubectl annotate pod $MY_POD_NAME project_id=... readme_file_id=...`, kubernetes.md §9),
