@@ -43,7 +43,9 @@ export interface Cluster {
   /**
    * Watches Jobs matching the selector like a controller does: the current list first (as
    * ADDED), then changes; it survives ended streams, expired resource versions and outages,
-   * and periodically re-lists. The listener's failures are logged, never end the watch.
+   * and periodically re-lists. The events of one Job reach the listener one at a time and in
+   * order; events of different Jobs may be handled concurrently. The listener's failures are
+   * logged, never end the watch.
    */
   watchJobs(selector: Labels, listener: JobWatchListener): Promise<WatchHandle>;
 }

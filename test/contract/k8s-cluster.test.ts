@@ -416,7 +416,7 @@ describe('K8sCluster', () => {
       assert.ok(logger.lines.some((line) => line.level === 'error' && line.fields['err'] === 'Error: broker unreachable'));
     });
 
-    it('delivers events one at a time, in order', async () => {
+    it('delivers the events of one Job one at a time, in order', async () => {
       const log: string[] = [];
       let release: () => void = () => undefined;
       const gate = new Promise<void>((resolve) => (release = resolve));
@@ -438,6 +438,27 @@ describe('K8sCluster', () => {
       await eventually('the listener finished', () => log.at(-1) === 'end MODIFIED');
       assert.deepEqual(log.slice(0, 3), ['start ADDED', 'end ADDED', 'start MODIFIED']);
       assert.ok(log.every((entry, index) => entry.startsWith(index % 2 === 0 ? 'start' : 'end')));
+    });
+
+    it('delivers the events of different Jobs side by side, so one slow Job does not hold the others up', async () => {
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const handled: string[] = [];
+      const recorder = await watch({
+        listener: async (event) => {
+          if (event.job.name.startsWith('stage-data-96-')) await gate;
+          handled.push(event.job.name);
+        },
+      });
+      const slow = objectsForJob(96).stageJob;
+      const other = objectsForJob(97).stageJob;
+      await cluster.create(slow);
+      await recorder.waitFor('the slow Job', (event) => event.job.name === slow.metadata.name);
+      await cluster.create(other);
+      await eventually('the other Job handled while the slow one waits', () => handled.includes(other.metadata.name));
+      assert.equal(handled.includes(slow.metadata.name), false);
+      release();
+      await eventually('the slow Job handled too', () => handled.includes(slow.metadata.name));
     });
 
     it('retries a failing list with back-off instead of giving up', async () => {

@@ -1,10 +1,14 @@
 /**
  * One client-node request with a deadline: the request is aborted when it runs out, and any
- * failure leaves as a domain error naming the request.
+ * failure leaves as a domain error naming the request. Requests share keep-alive connections.
  */
 import { Observable, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 import { PermanentError, TransientError } from '../../domain/errors.js';
 import { toDomainError } from './k8s-errors.js';
+import { KeepAliveAgents } from './keep-alive-agents.js';
+
+/** Process-wide, like Node's global agent: every cluster client of the process shares connections. */
+const AGENTS = new KeepAliveAgents();
 
 /** `operation` names the request in errors, e.g. `replace Lease lando-job-42`. */
 export async function sendWithTimeout<T>(
@@ -16,7 +20,7 @@ export async function sendWithTimeout<T>(
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
   try {
-    return await send({ middleware: [signalMiddleware(signal)], middlewareMergeStrategy: 'append' });
+    return await send({ middleware: [requestMiddleware(signal)], middlewareMergeStrategy: 'append' });
   } catch (error) {
     if (timeout.aborted) throw new TransientError(`${operation}: no response within ${timeoutMs} ms`);
     throw toDomainError(operation, error);
@@ -29,10 +33,13 @@ export function positiveInteger(owner: string, name: string, value: number): num
   return value;
 }
 
-function signalMiddleware(signal: AbortSignal): ObservableMiddleware {
+/** Runs after client-node has applied the credentials, which is what builds the per-request agent. */
+function requestMiddleware(signal: AbortSignal): ObservableMiddleware {
   return {
     pre: (context: RequestContext) => {
       context.setSignal(signal);
+      const agent = context.getAgent();
+      if (agent) context.setAgent(AGENTS.reuse(agent));
       return new Observable(Promise.resolve(context));
     },
     post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
