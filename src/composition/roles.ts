@@ -12,6 +12,7 @@ import { clusterCredentials } from './cluster-credentials.js';
 import { landoSettingsFrom, watcherSettingsFrom, type AppConfig } from './config.js';
 import { createLandoContainer, createWatcherContainer } from './containers.js';
 import type { ReadinessReport } from './health-server.js';
+import { replicaIdentity } from './replica-identity.js';
 import { LandoService, WatcherService, watcherLeaseName } from './services.js';
 import type { NamedService } from './shutdown.js';
 
@@ -77,7 +78,7 @@ export function createLandoRole(config: AppConfig, logger: Logger, metrics: Metr
     {
       lando: landoSettingsFrom(config),
       dispatch: { handlerTimeoutMs: config.lando.handlerTimeoutSeconds * 1000 },
-      ...(config.lando.leases ? { leases: { durationMs: config.lando.leaseDurationSeconds * 1000 } } : {}),
+      ...(config.lando.leases ? { leases: { durationMs: config.lando.leaseDurationSeconds * 1000, holder: replicaIdentity() } } : {}),
     },
     {
       ...(config.lando.leases ? { leases: new K8sLeaseStore({ ...clusterCredentials(config), logger }) } : {}),
@@ -112,6 +113,7 @@ export function createWatcherRole(config: AppConfig, logger: Logger, metrics: Me
   const election = config.watcher.leaderElection
     ? {
         leaseName: watcherLeaseName(settings),
+        identity: replicaIdentity(),
         leaseDurationMs: config.watcher.leaseDurationSeconds * 1000,
         renewDeadlineMs: config.watcher.renewDeadlineSeconds * 1000,
         retryPeriodMs: config.watcher.retryPeriodSeconds * 1000,

@@ -1,7 +1,7 @@
 import { inject, injectable } from 'inversify';
 import { describeError } from './errors.js';
 import type { JobRunResult } from './job-runner.js';
-import { leaseName, replicaIdentity } from './lease-names.js';
+import { leaseName } from './lease-names.js';
 import { LANDO_SETTINGS, type LandoSettings } from './settings.js';
 import { CLOCK, type Clock } from '../ports/clock.js';
 import { LEASE_STORE, type LeaseStore } from '../ports/leases.js';
@@ -12,8 +12,8 @@ import type { Disposition } from '../ports/work-queue.js';
 export interface JobLeaseSettings {
   /** How long a job's Lease keeps other replicas off the job after its last renewal. */
   readonly durationMs: number;
-  /** This replica's holder identity; replicaIdentity() unless given. */
-  readonly holder?: string;
+  /** This replica's holder identity (composition's replicaIdentity()). */
+  readonly holder: string;
 }
 
 export const JOB_LEASE_SETTINGS = Symbol.for('lando-k8s.JobLeaseSettings');
@@ -53,7 +53,7 @@ export class JobLeases {
       throw new RangeError(`job lease duration must be a positive number of milliseconds, got ${settings.durationMs}`);
     }
     this.durationMs = settings.durationMs;
-    this.holder = settings.holder ?? replicaIdentity();
+    this.holder = settings.holder;
     this.installation = lando.installationLabel?.value;
   }
 

@@ -1,6 +1,5 @@
 import { inject, injectable } from 'inversify';
 import { describeError } from './errors.js';
-import { replicaIdentity } from './lease-names.js';
 import { CLOCK, type Clock } from '../ports/clock.js';
 import { LEASE_STORE, type LeaseStore } from '../ports/leases.js';
 import { LOGGER, type Logger } from '../ports/logger.js';
@@ -8,8 +7,8 @@ import { METRICS, type Metrics } from '../ports/metrics.js';
 
 export interface LeaderElectionSettings {
   readonly leaseName: string;
-  /** This replica's holder identity; replicaIdentity() unless given. */
-  readonly identity?: string;
+  /** This replica's holder identity (composition's replicaIdentity()). */
+  readonly identity: string;
   /** How long the leader's hold lasts after its last renewal: how long standbys wait after it dies. */
   readonly leaseDurationMs: number;
   /** A leader that could not renew for this long stops acting, before its lease can lapse. */
@@ -67,7 +66,7 @@ export class LeaderElector {
     @inject(LOGGER) private readonly logger: Logger,
   ) {
     this.settings = checkedSettings(settings);
-    this.identity = settings.identity ?? replicaIdentity();
+    this.identity = settings.identity;
   }
 
   get isLeader(): boolean {

@@ -1,5 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
 
 /** Short enough to be a valid label value too, so operators can select on it if they copy it into one. */
 const MAX_LEASE_NAME = 63;
@@ -21,15 +20,6 @@ export function leaseName(...parts: readonly (string | undefined)[]): string {
   const room = MAX_LEASE_NAME - `-${hash}`.length;
   const kept = trimDashes(cleaned.slice(0, room));
   return kept === '' ? hash : `${kept}-${hash}`;
-}
-
-/**
- * This process as a lease holder: the host (the pod name in a cluster) and pid say which
- * replica holds a lease; the random part keeps a restarted process with the same pid from
- * mistaking its predecessor's leases for its own.
- */
-export function replicaIdentity(): string {
-  return `${hostname()}_${process.pid}_${randomBytes(4).toString('hex')}`;
 }
 
 function trimDashes(text: string): string {
