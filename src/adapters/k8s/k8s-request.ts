@@ -17,13 +17,18 @@ export async function sendWithTimeout<T>(
   send: (options: ConfigurationOptions) => Promise<T>,
   cancel?: AbortSignal,
 ): Promise<T> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
+  // A timer of our own, cleared when the answer comes: AbortSignal.timeout() would keep one
+  // timer per request alive for the whole timeout, thousands of them under load.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), timeoutMs);
+  const signal = cancel ? AbortSignal.any([timeout.signal, cancel]) : timeout.signal;
   try {
     return await send({ middleware: [requestMiddleware(signal)], middlewareMergeStrategy: 'append' });
   } catch (error) {
-    if (timeout.aborted) throw new TransientError(`${operation}: no response within ${timeoutMs} ms`);
+    if (timeout.signal.aborted) throw new TransientError(`${operation}: no response within ${timeoutMs} ms`);
     throw toDomainError(operation, error);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
