@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import type { BespinJob, Flavor, ShareGroup, StageGroup, StepSettings, WorkflowType } from '../../src/domain/bespin-job.js';
 import { STEP_TYPES, type StepType } from '../../src/domain/job-codes.js';
 import type { LandoSettings } from '../../src/domain/settings.js';
+import { loadTranscript, type Transcript, type TranscriptEvent, type TranscriptMessage } from './transcripts.js';
 
 const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
-export function readFixture(relativePath: string): unknown {
-  return JSON.parse(readFileSync(`${FIXTURES_DIR}${relativePath}`, 'utf8'));
+export function readFixture<T = unknown>(relativePath: string): T {
+  return JSON.parse(readFileSync(`${FIXTURES_DIR}${relativePath}`, 'utf8')) as T;
 }
 
 /** The lando settings the transcripts were recorded with (visible in their request bodies). */
@@ -114,7 +115,7 @@ export function shareGroupFromJson(raw: unknown): ShareGroup {
   return { ddsUserIds: (raw as { users: { dds_id: string }[] }).users.map((user) => user.dds_id) };
 }
 
-export interface K8sEvent {
+export interface K8sEvent extends TranscriptEvent {
   readonly kind: 'k8s';
   readonly verb: 'create' | 'delete' | 'list';
   readonly http: string;
@@ -122,21 +123,6 @@ export interface K8sEvent {
   readonly body?: Record<string, unknown>;
   readonly name?: string;
   readonly labelSelector?: string;
-}
-
-export interface TranscriptMessage {
-  readonly command: string;
-  readonly events: readonly ({ readonly kind: string } | K8sEvent)[];
-}
-
-export interface Transcript {
-  readonly scenario: string;
-  readonly bespin_job_fixture: string;
-  readonly messages: readonly TranscriptMessage[];
-}
-
-export function loadTranscript(name: string): Transcript {
-  return readFixture(`transcripts/${name}.json`) as Transcript;
 }
 
 export function k8sEvents(message: TranscriptMessage): K8sEvent[] {

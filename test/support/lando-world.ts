@@ -11,10 +11,10 @@ import { JobRunner } from '../../src/domain/job-runner.js';
 import type { LandoSettings } from '../../src/domain/settings.js';
 import { StageSequencer } from '../../src/domain/stage-sequencer.js';
 import type { Disposition } from '../../src/ports/work-queue.js';
-import { bespinJobFromJson, shareGroupFromJson, stageGroupFromJson, TRANSCRIPT_SETTINGS } from './bespin-fixtures.js';
+import { bespinJobFromJson, readFixture, shareGroupFromJson, stageGroupFromJson, TRANSCRIPT_SETTINGS } from './bespin-fixtures.js';
 import { MemoryLogger } from './memory-logger.js';
 import { recording, type RecordedCall } from './recording-proxy.js';
-import { loadFixture, RESOURCE_KINDS } from './transcripts.js';
+import { RESOURCE_KINDS } from './transcripts.js';
 
 type Json = Record<string, unknown>;
 
@@ -52,11 +52,11 @@ export class LandoWorld {
 
   /** Loads a bespin job fixture and the records it points to, at the given state and step. */
   seedJob(fixture: string, state: string, step: string): BespinJob {
-    const json = loadFixture<Json>(fixture);
+    const json = readFixture<Json>(fixture);
     this.bespin.addJob({ ...json, state, step });
-    this.bespin.addStageGroup(loadFixture<Json>(json.stage_group === 40 ? 'job-file-stage-group.json' : 'job-file-stage-group-packed.json'));
-    this.bespin.addShareGroup(loadFixture<Json>('share-group.json'));
-    this.bespin.addMethodsDocument(loadFixture<Json>('workflow-methods-document.json'));
+    this.bespin.addStageGroup(readFixture<Json>(json.stage_group === 40 ? 'job-file-stage-group.json' : 'job-file-stage-group-packed.json'));
+    this.bespin.addShareGroup(readFixture<Json>('share-group.json'));
+    this.bespin.addMethodsDocument(readFixture<Json>('workflow-methods-document.json'));
     return bespinJobFromJson({ ...json, state, step });
   }
 
@@ -90,10 +90,10 @@ export class LandoWorld {
   }
 
   private everyObjectOf(job: BespinJob): ClusterObject[] {
-    const stageGroup = stageGroupFromJson(loadFixture(job.stageGroupId === 40 ? 'job-file-stage-group.json' : 'job-file-stage-group-packed.json'));
+    const stageGroup = stageGroupFromJson(readFixture(job.stageGroupId === 40 ? 'job-file-stage-group.json' : 'job-file-stage-group-packed.json'));
     const stage = this.stages.stageData(job, stageGroup);
     const organize = this.stages.organizeOutput(job, null);
-    const save = this.stages.saveOutput(job, shareGroupFromJson(loadFixture('share-group.json')));
+    const save = this.stages.saveOutput(job, shareGroupFromJson(readFixture('share-group.json')));
     return [
       this.stages.jobDataPvc(job, stageGroup),
       this.stages.outputDataPvc(job),

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { RecordedCall } from './recording-proxy.js';
 import { toApiBody } from '../../src/adapters/k8s/object-bodies.js';
 import type { ClusterObject, ObjectKind } from '../../src/domain/cluster-objects.js';
 import { pythonJsonDumps } from '../../src/domain/python-json.js';
-
-const FIXTURES = new URL('../fixtures/', import.meta.url);
+import { readFixture } from './bespin-fixtures.js';
 
 export interface TranscriptEvent {
   readonly kind: string;
@@ -28,11 +26,7 @@ export interface Transcript {
 }
 
 export function loadTranscript(name: string): Transcript {
-  return JSON.parse(readFileSync(new URL(`transcripts/${name}.json`, FIXTURES), 'utf8')) as Transcript;
-}
-
-export function loadFixture<T = unknown>(name: string): T {
-  return JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as T;
+  return readFixture(`transcripts/${name}.json`) as Transcript;
 }
 
 /** The transcripts name resources by their URL plural. */
