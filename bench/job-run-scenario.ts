@@ -13,7 +13,7 @@ import { perJob, round, sum, summarize, type LatencySummary } from './statistics
 
 export interface JobRunOptions {
   readonly jobs: number;
-  /** `lando.concurrency`; the prefetch follows it (lando takes the larger of the two). */
+  /** `lando.concurrency`; the prefetch keeps its default unless smaller (lando takes the larger of the two). */
   readonly concurrency: number;
   readonly leases: boolean;
   /**

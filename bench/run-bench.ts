@@ -9,7 +9,7 @@ import { runWatcherSyncScenario } from './watcher-sync-scenario.js';
 
 const USAGE = `usage: npm run bench [-- OPTIONS]      (npm run bench:smoke: 5 jobs, nothing else, no JSON)
   --jobs LIST          job counts to run, each its own scenario (default 1,10,100,1000; --jobs= runs none)
-  --concurrency N      lando.concurrency; the prefetch follows it (default 16)
+  --concurrency N      lando.concurrency (default 16); work_queue.prefetch keeps its default (128)
   --leases             per-job Leases on (lando.leases: true)
   --warmup N           jobs run through all steps first in the same processes, not measured (default 10, smoke 0; 0: a cold start)
   --watcher-jobs N     Jobs already in the namespace for the watcher start-up scenario; 0 skips it (default 10000)

@@ -218,6 +218,11 @@ convict.addFormats(
   ),
 );
 
+/** Handlers lando runs at once: enough to overlap the waits on bespin-api and the API server of one core's worth of work. */
+export const DEFAULT_CONCURRENCY = 16;
+/** Deliveries lando holds: a backlog deep enough that the jobs in flight are moved on before new ones start (see CommandDispatcher). */
+export const DEFAULT_PREFETCH = 128;
+
 export const DEFAULT_RECORD_OUTPUT_PROJECT_SERVICE_ACCOUNT = 'lando-record-output-project';
 
 export const CONFIG_SCHEMA = {
@@ -277,9 +282,9 @@ export const CONFIG_SCHEMA = {
       default: 30,
     },
     prefetch: {
-      doc: 'How many unacknowledged deliveries lando takes at once (the original takes 1).',
+      doc: 'How many unacknowledged deliveries lando holds at once (the original takes 1); `lando.concurrency` of them are handled at a time, step outcomes and cancels before new jobs. At least `lando.concurrency` is used.',
       format: 'positive-integer',
-      default: 16,
+      default: DEFAULT_PREFETCH,
     },
     dead_letter_queue: {
       doc: 'Queue that receives deliveries which cannot be handled. Default: `<listen_queue>.dead-letter`.',
@@ -414,7 +419,7 @@ export const CONFIG_SCHEMA = {
     concurrency: {
       doc: 'How many commands lando handles at the same time (different jobs only).',
       format: 'positive-integer',
-      default: 16,
+      default: DEFAULT_CONCURRENCY,
     },
     handler_timeout_seconds: {
       doc: 'A command still running after this long is abandoned and retried.',

@@ -15,6 +15,7 @@ import type { Cluster } from '../ports/cluster.js';
 import type { LeaseStore } from '../ports/leases.js';
 import type { Logger } from '../ports/logger.js';
 import type { JobProgress, ProgressPublisher } from '../ports/progress-publisher.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_PREFETCH } from './config-schema.js';
 import { createLandoContainer, createWatcherContainer } from './containers.js';
 import { LandoService, WatcherService } from './services.js';
 
@@ -45,7 +46,9 @@ export interface InMemorySystemOptions {
   readonly landoSettings?: LandoSettings;
   readonly watcherSettings?: WatcherSettings;
   readonly handlerTimeoutMs?: number;
+  /** Deliveries lando holds (default as configured by default); `concurrency` of them run at once. */
   readonly prefetch?: number;
+  readonly concurrency?: number;
   readonly maxAttempts?: number;
   readonly retryDelayMs?: number;
   readonly clock?: Clock;
@@ -100,7 +103,7 @@ export class InMemorySystem {
     this.progress = world?.progress ?? new MemoryProgressPublisher();
     this.cluster = world?.cluster ?? new MemoryCluster(options.workloads ? { autoComplete: this.simulate(options.workloads) } : {});
     const queueOptions = {
-      prefetch: options.prefetch ?? 16,
+      prefetch: options.prefetch ?? DEFAULT_PREFETCH,
       maxAttempts: options.maxAttempts ?? 5,
       retryDelayMs: options.retryDelayMs ?? 0,
       logger: options.logger,
@@ -112,7 +115,7 @@ export class InMemorySystem {
     const landoContainer = createLandoContainer(
       {
         lando: options.landoSettings ?? SANDBOX_LANDO_SETTINGS,
-        dispatch: { handlerTimeoutMs: options.handlerTimeoutMs ?? 60_000 },
+        dispatch: { handlerTimeoutMs: options.handlerTimeoutMs ?? 60_000, concurrency: options.concurrency ?? DEFAULT_CONCURRENCY },
         leases: options.jobLeases,
       },
       {

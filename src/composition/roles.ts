@@ -77,7 +77,7 @@ export function createLandoRole(config: AppConfig, logger: Logger, metrics: Metr
   const container = createLandoContainer(
     {
       lando: landoSettingsFrom(config),
-      dispatch: { handlerTimeoutMs: config.lando.handlerTimeoutSeconds * 1000 },
+      dispatch: { handlerTimeoutMs: config.lando.handlerTimeoutSeconds * 1000, concurrency: config.lando.concurrency },
       ...(config.lando.leases ? { leases: { durationMs: config.lando.leaseDurationSeconds * 1000, holder: replicaIdentity() } } : {}),
     },
     {

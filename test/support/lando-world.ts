@@ -35,7 +35,7 @@ export class LandoWorld {
 
   constructor(settings: LandoSettings = TRANSCRIPT_SETTINGS) {
     const container = createLandoContainer(
-      { lando: settings, dispatch: { handlerTimeoutMs: 60_000 } },
+      { lando: settings, dispatch: { handlerTimeoutMs: 60_000, concurrency: 16 } },
       {
         bespin: recording('bespin', this.bespin, this.calls),
         cluster: recording('cluster', this.cluster, this.calls),

@@ -77,7 +77,7 @@ describe('loadConfig', () => {
           tls: false,
           tlsCaCert: undefined,
           heartbeatSeconds: 30,
-          prefetch: 16,
+          prefetch: 128,
           deadLetterQueue: 'lando.dead-letter',
           messageFormat: 'pickle',
           maxAttempts: 5,

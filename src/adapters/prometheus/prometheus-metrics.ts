@@ -70,6 +70,11 @@ export const METRIC_CATALOGUE = {
     help: 'Jobs with a command queued or being handled in this lando process.',
     labelNames: [],
   },
+  lando_commands_waiting: {
+    kind: 'gauge',
+    help: 'Commands this lando process holds that wait for a free handler (lando.concurrency); step outcomes and cancels go first.',
+    labelNames: [],
+  },
   lando_amqp_connected: {
     kind: 'gauge',
     help: '1 while lando holds a connection to RabbitMQ, else 0.',
