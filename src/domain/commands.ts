@@ -54,6 +54,11 @@ export interface Delivery {
   readonly attempt: number;
   /** The broker delivered it before without an ack (a consumer died mid-handler). */
   readonly redelivered: boolean;
+  /**
+   * The queue will not try this message again: a failure that would otherwise be retried must
+   * now be recorded on the job, or the job would be left silently where the failure stopped it.
+   */
+  readonly lastAttempt: boolean;
 }
 
 /** The lando-messaging version this service speaks and writes into what it sends. */

@@ -102,10 +102,11 @@ export class JobRunner {
       await this.handlers[message.command](context, request);
       return withRest(context, ACK);
     } catch (error) {
-      if (isRetryable(error)) {
+      if (isRetryable(error) && !delivery.lastAttempt) {
         return { disposition: { outcome: 'retry', reason: `${message.command} for job ${message.jobId}: ${describeError(error)}` }, jobAtRest: false };
       }
-      return withRest(context, await this.genericErrorPath(context, message.command, error));
+      const final = isRetryable(error) ? new PermanentError(`${describeError(error)}, still on attempt ${delivery.attempt + 1}, the last`) : error;
+      return withRest(context, await this.genericErrorPath(context, message.command, final));
     }
   }
 

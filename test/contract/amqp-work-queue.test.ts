@@ -321,6 +321,7 @@ describe('RabbitMQ work queue adapters', function () {
         message: { command: 'cancel_job', jobId: '42', version: MESSAGING_VERSION },
         attempt: 0,
         redelivered: true,
+        lastAttempt: false,
       });
     });
   });

@@ -206,6 +206,21 @@ describe('whole jobs over the in-memory adapters', () => {
     expect(jobs.bespin.jobErrors[0]).to.include({ job_step: 'R', content: 'Running run_job_complete failed with PermanentError: injected permanent fault in setJobStep' });
   });
 
+  it('errors the job with the reason, instead of leaving it where it stopped, when the cluster still fails on the last attempt', async () => {
+    const jobs = await running({ maxAttempts: 3 });
+    jobs.addJob(23);
+    await jobs.startJob(23);
+    jobs.cluster.completeJob(await jobs.waitForJob(23, 'stage_data'));
+    jobs.cluster.faults.failNext(3, 'transient', (operation) => operation.startsWith('create'));
+    await jobs.waitForState(23, 'E');
+    await jobs.quiesce();
+    expect(jobs.stateOf(23)).to.deep.equal({ state: 'E', step: 'R' });
+    expect(jobs.deadLetters(), 'the command was settled by recording the error').to.deep.equal([]);
+    const [error] = jobs.bespin.jobErrors;
+    expect(error).to.include({ job_step: 'R' });
+    expect(String(error?.content)).to.match(/^Running stage_job_complete failed with PermanentError: TransientError: injected transient fault in create\S*, still on attempt 3, the last$/);
+  });
+
   it('dead-letters a command for a job bespin-api does not know, and goes on with the next one', async () => {
     const jobs = await running({ workloads: { stepMs: 1 } });
     jobs.addJob(31);

@@ -140,6 +140,7 @@ export function workQueueContract(name: string, setup: WorkQueueHarnessFactory):
         message: { command: 'run_job_error', jobId: '42', message: 'line 1\nline 2 ✓', version: MESSAGING_VERSION },
         attempt: 0,
         redelivered: false,
+        lastAttempt: false,
       });
     });
 
@@ -204,8 +205,9 @@ export function workQueueContract(name: string, setup: WorkQueueHarnessFactory):
       const deliveries = await recorder.received(3);
       await consumer.stop();
       assert.deepEqual(
-        deliveries.map((delivery) => delivery.attempt),
-        [0, 1, 2],
+        deliveries.map((delivery) => [delivery.attempt, delivery.lastAttempt]),
+        [[0, false], [1, false], [2, true]],
+        'the handler is told which attempt is the last',
       );
       const letters = await deadLetters();
       assert.equal(letters.length, 1);

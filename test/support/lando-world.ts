@@ -75,11 +75,12 @@ export class LandoWorld {
     }
   }
 
-  deliver(command: LandoCommandName, jobId: string | number, extras: { message?: string; attempt?: number; redelivered?: boolean } = {}): Promise<Disposition> {
+  deliver(command: LandoCommandName, jobId: string | number, extras: { message?: string; attempt?: number; redelivered?: boolean; lastAttempt?: boolean } = {}): Promise<Disposition> {
     const delivery: Delivery = {
       message: { command, jobId, version: '2.0.0', ...(extras.message === undefined ? {} : { message: extras.message }) },
       attempt: extras.attempt ?? 0,
       redelivered: extras.redelivered ?? false,
+      lastAttempt: extras.lastAttempt ?? false,
     };
     return this.runner.handle(delivery);
   }

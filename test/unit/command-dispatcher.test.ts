@@ -24,7 +24,7 @@ class HeldRunner {
 }
 
 function delivery(command: LandoCommandName, jobId: number): Delivery {
-  return { message: { command, jobId: String(jobId), version: '2.0.1' }, attempt: 0, redelivered: false };
+  return { message: { command, jobId: String(jobId), version: '2.0.1' }, attempt: 0, redelivered: false, lastAttempt: false };
 }
 
 const turns = async (count = 5): Promise<void> => {

@@ -6,7 +6,7 @@ import { LandoWorld } from '../support/lando-world.js';
 /** JobRunner.run says when a job came to rest, which is when lando's per-job Lease can go. */
 describe('JobRunner.run: whether the job came to rest', () => {
   function run(world: LandoWorld, command: LandoCommandName, jobId: number): Promise<JobRunResult> {
-    const delivery: Delivery = { message: { command, jobId: String(jobId), version: '2.0.1' }, attempt: 0, redelivered: false };
+    const delivery: Delivery = { message: { command, jobId: String(jobId), version: '2.0.1' }, attempt: 0, redelivered: false, lastAttempt: false };
     return world.runner.run(delivery);
   }
 

@@ -117,7 +117,8 @@ export class DeliveryProcessor {
       return;
     }
 
-    const delivery: Delivery = { message, attempt: attemptOf(inbound.properties), redelivered: inbound.redelivered };
+    const attempt = attemptOf(inbound.properties);
+    const delivery: Delivery = { message, attempt, redelivered: inbound.redelivered, lastAttempt: attempt + 1 >= this.policy.maxAttempts };
     const log = this.logger.child({
       command: message.command,
       jobId: message.jobId,
