@@ -298,14 +298,19 @@ export const CONFIG_SCHEMA = {
       default: 'pickle',
     },
     max_attempts: {
-      doc: 'How many times a delivery is tried before it is dead-lettered.',
+      doc: 'How many times a delivery is tried. A command still failing on its last attempt errors its job with the reason; one that cannot be handled at all is dead-lettered.',
       format: 'positive-integer',
-      default: 5,
+      default: 8,
     },
     retry_delay_ms: {
-      doc: 'Wait in milliseconds before a failed delivery is tried again.',
+      doc: 'Wait in milliseconds before a failed delivery is tried again the first time; it doubles with each failure (with jitter), up to `max_retry_delay_ms`. The defaults ride out about two minutes of trouble, such as a claim still terminating after a cancel.',
       format: 'non-negative-integer',
       default: 1000,
+    },
+    max_retry_delay_ms: {
+      doc: 'The longest wait between two attempts of a delivery, in milliseconds. At least `retry_delay_ms`.',
+      format: 'non-negative-integer',
+      default: 60_000,
     },
   },
   cluster_api_settings: {

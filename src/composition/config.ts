@@ -53,8 +53,10 @@ export interface WorkQueueConfig {
   readonly messageFormat: MessageFormat;
   /** Attempts at one delivery before it is dead-lettered. */
   readonly maxAttempts: number;
-  /** Wait before a failed delivery is tried again. */
+  /** Wait before a failed delivery is tried again the first time; doubles per failure. */
   readonly retryDelayMs: number;
+  /** The longest wait between two attempts. */
+  readonly maxRetryDelayMs: number;
 }
 
 export interface ClusterApiConfig {
@@ -348,6 +350,9 @@ function crossSettingProblems(raw: RawConfig, env: NodeJS.ProcessEnv): string[] 
   if (queue.dead_letter_queue === queue.listen_queue) {
     problems.push('work_queue.dead_letter_queue must differ from work_queue.listen_queue');
   }
+  if (queue.max_retry_delay_ms < queue.retry_delay_ms) {
+    problems.push(`work_queue.max_retry_delay_ms (${queue.max_retry_delay_ms}) must be at least work_queue.retry_delay_ms (${queue.retry_delay_ms})`);
+  }
   const watcher = raw.watcher;
   type Timing = 'lease_duration_seconds' | 'renew_deadline_seconds' | 'retry_period_seconds';
   const mustExceed = (longer: Timing, shorter: Timing) => {
@@ -393,6 +398,7 @@ function toAppConfig(raw: RawConfig, unknownKeys: readonly string[]): AppConfig 
       messageFormat: queue.message_format,
       maxAttempts: queue.max_attempts,
       retryDelayMs: queue.retry_delay_ms,
+      maxRetryDelayMs: queue.max_retry_delay_ms,
     },
     clusterApiSettings: {
       host: orUndefined(cluster.host),

@@ -51,6 +51,7 @@ export interface InMemorySystemOptions {
   readonly concurrency?: number;
   readonly maxAttempts?: number;
   readonly retryDelayMs?: number;
+  readonly maxRetryDelayMs?: number;
   readonly clock?: Clock;
   /**
    * Another system whose bespin-api, broker (and so queue), cluster and progress publisher this
@@ -106,6 +107,7 @@ export class InMemorySystem {
       prefetch: options.prefetch ?? DEFAULT_PREFETCH,
       maxAttempts: options.maxAttempts ?? 5,
       retryDelayMs: options.retryDelayMs ?? 0,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? options.retryDelayMs ?? 0,
       logger: options.logger,
       metrics: this.metrics,
     };

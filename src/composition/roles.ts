@@ -90,6 +90,7 @@ export function createLandoRole(config: AppConfig, logger: Logger, metrics: Metr
         prefetch: Math.max(queue.prefetch, config.lando.concurrency),
         maxAttempts: queue.maxAttempts,
         retryDelayMs: queue.retryDelayMs,
+        maxRetryDelayMs: queue.maxRetryDelayMs,
         logger,
         metrics,
       }),

@@ -41,7 +41,13 @@ async function openRabbitFixture(options: WorkQueueHarnessOptions & { waitTimeou
     reconnectDelay: { initialMs: 20, maxMs: 200 },
     waitTimeoutMs: options.waitTimeoutMs ?? 5000,
   });
-  const consumer = new AmqpWorkQueueConsumer(connection, { queue, prefetch: options.prefetch, maxAttempts: options.maxAttempts, retryDelayMs: 0 });
+  const consumer = new AmqpWorkQueueConsumer(connection, {
+    queue,
+    prefetch: options.prefetch,
+    maxAttempts: options.maxAttempts,
+    retryDelayMs: options.retryDelayMs ?? 0,
+    maxRetryDelayMs: options.retryDelayMs ?? 0,
+  });
   const client = new AmqpLandoClient(connection, { queue, format: options.format });
   return {
     queue,

@@ -4,7 +4,7 @@ import { workQueueContract } from './work-queue.contract.js';
 
 workQueueContract('in-memory broker', async (options) => {
   const broker = new MemoryBroker();
-  const workQueue = broker.workQueue('lando', { ...options, retryDelayMs: 0 });
+  const workQueue = broker.workQueue('lando', { retryDelayMs: 0, ...options, maxRetryDelayMs: options.retryDelayMs ?? 0 });
   return {
     consumer: workQueue,
     client: workQueue,

@@ -7,6 +7,8 @@ import type { DeliveryHandler, Disposition, LandoClient, WorkQueueConsumer } fro
 export interface WorkQueueHarnessOptions {
   readonly prefetch?: number;
   readonly maxAttempts?: number;
+  /** Pause before the first retry; default 0. */
+  readonly retryDelayMs?: number;
   /** The format the harness's client sends; default pickle. */
   readonly format?: MessageFormat;
 }
@@ -194,6 +196,20 @@ export function workQueueContract(name: string, setup: WorkQueueHarnessFactory):
       assert.deepEqual(deliveries.map(summary), ['start_job:1@0', 'start_job:2@0', 'start_job:1@0', 'start_job:1@0', 'start_job:1@0']);
       assert.equal(await queueDepth(), 0);
       assert.deepEqual(await deadLetters(), []);
+    });
+
+    it('stops without waiting out the pause before a retry, leaving the message queued with its attempt raised', async function () {
+      const { consumer, client, queueDepth, takeRaw } = await open({ retryDelayMs: 3_600_000 });
+      const recorder = new Recorder(() => ({ outcome: 'retry', reason: 'bespin is down' }));
+      await client.send(startJob('1'));
+      await consumer.start(recorder.handler);
+      await recorder.received(1);
+
+      // Without the hurry, stop() would wait an hour for the pause to end.
+      await consumer.stop();
+      assert.equal(await queueDepth(), 1);
+      const queued = await takeRaw();
+      assert.equal(queued?.headers['x-lando-attempt'], 1);
     });
 
     it('dead-letters a message with the reason once it used up its attempts', async function () {

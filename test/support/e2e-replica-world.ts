@@ -92,7 +92,7 @@ export class ReplicaWorld {
     const proxy = options.brokerProxy ? await TcpProxy.start({ host: RABBITMQ.host, port: RABBITMQ.port }) : undefined;
     const config = {
       ...options.config,
-      work_queue: { retry_delay_ms: 200, ...(proxy ? { port: proxy.port } : {}), ...options.config?.work_queue },
+      work_queue: { retry_delay_ms: 200, max_retry_delay_ms: 1000, ...(proxy ? { port: proxy.port } : {}), ...options.config?.work_queue },
       watcher: { resync_seconds: 5, watch_idle_timeout_seconds: 10, ...options.config?.watcher },
     };
     return new ReplicaWorld(k8s, bespin, broker, queue, proxy, config);

@@ -62,7 +62,7 @@ export class EndToEnd {
       bespinUrl: bespin.url,
       bespinToken: 'e2e-bespin-token',
       extra: {
-        work_queue: { retry_delay_ms: 200, ...options.config?.work_queue },
+        work_queue: { retry_delay_ms: 200, max_retry_delay_ms: 1000, ...options.config?.work_queue },
         watcher: { resync_seconds: 5, watch_idle_timeout_seconds: 10, ...options.config?.watcher },
         ...Object.fromEntries(Object.entries(options.config ?? {}).filter(([key]) => key !== 'work_queue' && key !== 'watcher')),
       },

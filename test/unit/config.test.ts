@@ -80,8 +80,9 @@ describe('loadConfig', () => {
           prefetch: 128,
           deadLetterQueue: 'lando.dead-letter',
           messageFormat: 'pickle',
-          maxAttempts: 5,
+          maxAttempts: 8,
           retryDelayMs: 1000,
+          maxRetryDelayMs: 60_000,
         },
         clusterApiSettings: {
           host: 'https://api.k8s.example.org:6443',
@@ -292,6 +293,13 @@ describe('loadConfig', () => {
     it('must differ from listen_queue', () => {
       const error = configError(withSetting('work_queue.dead_letter_queue', 'lando'));
       expect(error.problems).to.deep.equal(['work_queue.dead_letter_queue must differ from work_queue.listen_queue']);
+    });
+  });
+
+  describe('retry back-off', () => {
+    it('refuses a longest wait shorter than the first one', () => {
+      const error = configError(withSetting('work_queue.max_retry_delay_ms', 500));
+      expect(error.problems).to.deep.equal(['work_queue.max_retry_delay_ms (500) must be at least work_queue.retry_delay_ms (1000)']);
     });
   });
 

@@ -49,6 +49,7 @@ export class AmqpWorkQueueConsumer implements WorkQueueConsumer {
     if (this.handler) throw new Error(`the consumer of queue '${this.policy.queue}' is already started`);
     this.handler = handler;
     this.running = true;
+    this.processor.pauseRetries();
     try {
       // The first consume runs outside the reconnection listener, so its failure reaches the caller.
       await this.consumeOnLiveSession();
@@ -65,6 +66,7 @@ export class AmqpWorkQueueConsumer implements WorkQueueConsumer {
 
   async stop(): Promise<void> {
     await this.halt();
+    this.processor.hurry();
     await this.inFlight.settled();
     this.handler = undefined;
     this.logger.info({}, 'stopped consuming the work queue');

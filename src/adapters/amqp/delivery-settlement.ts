@@ -26,8 +26,10 @@ export interface WorkQueueConsumerOptions {
   readonly prefetch?: number;
   /** Handler runs per message before it is dead-lettered instead of retried. Default 5. */
   readonly maxAttempts?: number;
-  /** Pause before a retried message is put back on the queue. Default 1000 ms. */
+  /** Pause before a message is put back on the queue after its first failure; doubles per failure. Default 1000 ms. */
   readonly retryDelayMs?: number;
+  /** The longest pause between two attempts. Default 60 s. */
+  readonly maxRetryDelayMs?: number;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   readonly clock?: Clock;
@@ -39,11 +41,13 @@ export interface ConsumerPolicy {
   readonly prefetch: number;
   readonly maxAttempts: number;
   readonly retryDelayMs: number;
+  readonly maxRetryDelayMs: number;
 }
 
 export const DEFAULT_PREFETCH = 4;
-export const DEFAULT_MAX_ATTEMPTS = 5;
+export const DEFAULT_MAX_ATTEMPTS = 8;
 export const DEFAULT_RETRY_DELAY_MS = 1000;
+export const DEFAULT_MAX_RETRY_DELAY_MS = 60_000;
 export const DEAD_LETTERED_METRIC = 'lando_dead_lettered_total';
 export const RETRIES_METRIC = 'lando_retries_total';
 
@@ -59,6 +63,7 @@ export function consumerPolicy(options: WorkQueueConsumerOptions): ConsumerPolic
     prefetch: options.prefetch ?? DEFAULT_PREFETCH,
     maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
+    maxRetryDelayMs: options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS,
   };
   if (policy.deadLetterQueue.trim() === '' || policy.deadLetterQueue === policy.queue) {
     throw new RangeError(`the dead-letter queue must be named and differ from the work queue, got ${JSON.stringify(policy.deadLetterQueue)}`);
@@ -66,6 +71,7 @@ export function consumerPolicy(options: WorkQueueConsumerOptions): ConsumerPolic
   checkIntegerOption('work queue', 'prefetch', policy.prefetch, 1, 65_535);
   checkIntegerOption('work queue', 'maxAttempts', policy.maxAttempts, 1, Number.MAX_SAFE_INTEGER);
   checkIntegerOption('work queue', 'retryDelayMs', policy.retryDelayMs, 0, Number.MAX_SAFE_INTEGER);
+  checkIntegerOption('work queue', 'maxRetryDelayMs', policy.maxRetryDelayMs, policy.retryDelayMs, Number.MAX_SAFE_INTEGER);
   return policy;
 }
 
@@ -87,13 +93,15 @@ export interface SettlementChannel {
 
 type Settlement =
   | { readonly action: 'ack' }
-  | { readonly action: 'retry'; readonly attempt: number }
+  | { readonly action: 'retry'; readonly attempt: number; readonly delayMs: number }
   | { readonly action: 'dead-letter'; readonly kind: DeadLetterKind; readonly reason: string };
 
 export class DeliveryProcessor {
   private readonly logger: Logger;
   private readonly metrics: Metrics;
   private readonly clock: Clock;
+  /** Aborted by hurry(): the pauses before retries end at once. */
+  private pauses = new AbortController();
 
   constructor(
     private readonly policy: ConsumerPolicy,
@@ -102,6 +110,20 @@ export class DeliveryProcessor {
     this.logger = (options.logger ?? NO_OP_LOGGER).child({ queue: policy.queue });
     this.metrics = options.metrics ?? NO_OP_METRICS;
     this.clock = options.clock ?? SYSTEM_CLOCK;
+  }
+
+  /**
+   * The consumer is stopping: retries waiting out their pause, and those decided until the
+   * consumer starts again, are put back on the queue at once, so a back-off of up to a minute
+   * never holds up a shutdown.
+   */
+  hurry(): void {
+    this.pauses.abort();
+  }
+
+  /** The consumer (re)starts: retries pause again. */
+  pauseRetries(): void {
+    if (this.pauses.signal.aborted) this.pauses = new AbortController();
   }
 
   /** Decodes, runs the handler, then settles; never throws (an unsettled delivery comes back). */
@@ -148,7 +170,7 @@ export class DeliveryProcessor {
       case 'defer':
         log.info({ reason: disposition.reason }, 'putting the message back, unhandled, for later');
         this.metrics.increment(RETRIES_METRIC, { reason_kind: 'deferred' });
-        return { action: 'retry', attempt };
+        return { action: 'retry', attempt, delayMs: this.policy.retryDelayMs };
       case 'retry': {
         const tries = attempt + 1;
         if (tries >= this.policy.maxAttempts) {
@@ -157,13 +179,13 @@ export class DeliveryProcessor {
         }
         log.info({ reason: disposition.reason }, 'putting the message back for a retry');
         this.metrics.increment(RETRIES_METRIC, { reason_kind: 'failed_attempt' });
-        return { action: 'retry', attempt: tries };
+        return { action: 'retry', attempt: tries, delayMs: retryDelay(this.policy, tries) };
       }
     }
   }
 
   private async settle(inbound: InboundMessage, channel: SettlementChannel, settlement: Settlement, log: Logger): Promise<void> {
-    if (settlement.action === 'retry' && this.policy.retryDelayMs > 0) await this.clock.sleep(this.policy.retryDelayMs);
+    if (settlement.action === 'retry' && settlement.delayMs > 0) await this.clock.sleep(settlement.delayMs, this.pauses.signal);
     // A copy published after the connection dropped would duplicate the broker's own redelivery.
     if (!channel.live) {
       log.warn({}, 'the connection was lost before the message was settled; the broker will redeliver it');
@@ -199,4 +221,14 @@ export class InFlightDeliveries {
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
+}
+
+/**
+ * Exponential back-off with equal jitter: the pause after the n-th failure is half of
+ * min(max, base * 2^(n-1)) plus a random part up to the other half, so the retries of many
+ * jobs that failed together (an API server restart) do not come back in step.
+ */
+export function retryDelay(policy: Pick<ConsumerPolicy, 'retryDelayMs' | 'maxRetryDelayMs'>, failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxRetryDelayMs, policy.retryDelayMs * 2 ** Math.max(0, failures - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }

@@ -1,3 +1,4 @@
+import { SystemClock } from '../system/system-clock.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Metrics } from '../../ports/metrics.js';
@@ -21,7 +22,4 @@ export const NO_OP_METRICS: Metrics = {
   observe: () => undefined,
 };
 
-export const SYSTEM_CLOCK: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
+export const SYSTEM_CLOCK: Clock = new SystemClock();

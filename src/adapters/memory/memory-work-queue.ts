@@ -191,6 +191,7 @@ export class MemoryWorkQueue implements WorkQueueConsumer, LandoClient {
   async start(handler: DeliveryHandler): Promise<void> {
     if (this.cancel) throw new Error(`the consumer of queue '${this.policy.queue}' is already started`);
     await this.broker.faults.before('start');
+    this.processor.pauseRetries();
     this.cancel = this.broker.subscribe(this.policy.queue, this.policy.prefetch, (message, channel) =>
       // Tracked at once so stop() waits for it; handled on a later turn, as a network delivery would be.
       this.inFlight.track(nextTurn().then(() => this.processor.process(message, channel, handler))),
@@ -200,6 +201,7 @@ export class MemoryWorkQueue implements WorkQueueConsumer, LandoClient {
   async stop(): Promise<void> {
     this.cancel?.();
     this.cancel = undefined;
+    this.processor.hurry();
     await this.inFlight.settled();
   }
 }

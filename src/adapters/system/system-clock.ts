@@ -7,7 +7,18 @@ export class SystemClock implements Clock {
     return Date.now();
   }
 
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
+  sleep(ms: number, wake?: AbortSignal): Promise<void> {
+    if (wake?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const woken = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        wake?.removeEventListener('abort', woken);
+        resolve();
+      }, ms);
+      wake?.addEventListener('abort', woken, { once: true });
+    });
   }
 }
