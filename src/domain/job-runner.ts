@@ -335,8 +335,9 @@ export class JobRunner {
     await this.deleteAll(await this.cluster.list(kind, this.stages.jobLabels(job)));
   }
 
+  /** Sent in the spec's order without waiting for each other: no object of a step depends on another's deletion. */
   private async deleteAll(objects: readonly Pick<ObjectRef, 'kind' | 'name'>[]): Promise<void> {
-    for (const object of objects) await this.cluster.delete(object.kind, object.name);
+    await Promise.all(objects.map((object) => this.cluster.delete(object.kind, object.name)));
   }
 
   private async volumeNames(job: BespinJob): Promise<Set<string>> {
