@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_CONCURRENCY, DEFAULT_PREFETCH } from '../src/composition/config-schema.js';
 import { runJobScenario } from './job-run-scenario.js';
 import { checkTargets, describeMachine, formatReport, machineLine, type ScenarioResult } from './report.js';
 import { COMPILED_MAIN, killAllRoles, PROJECT_ROOT } from './role-process.js';
@@ -9,7 +10,7 @@ import { runWatcherSyncScenario } from './watcher-sync-scenario.js';
 
 const USAGE = `usage: npm run bench [-- OPTIONS]      (npm run bench:smoke: 5 jobs, nothing else, no JSON)
   --jobs LIST          job counts to run, each its own scenario (default 1,10,100,1000; --jobs= runs none)
-  --concurrency N      lando.concurrency (default 16); work_queue.prefetch keeps its default (128)
+  --concurrency N      lando.concurrency (default ${DEFAULT_CONCURRENCY}, as configured by default); work_queue.prefetch keeps its default (${DEFAULT_PREFETCH})
   --leases             per-job Leases on (lando.leases: true)
   --warmup N           jobs run through all steps first in the same processes, not measured (default 10, smoke 0; 0: a cold start)
   --watcher-jobs N     Jobs already in the namespace for the watcher start-up scenario; 0 skips it (default 10000)
@@ -39,7 +40,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     args: [...argv],
     options: {
       jobs: { type: 'string' },
-      concurrency: { type: 'string', default: '16' },
+      concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
       leases: { type: 'boolean', default: false },
       warmup: { type: 'string' },
       'watcher-jobs': { type: 'string' },
@@ -104,7 +105,7 @@ async function bounded<T>(name: string, limitMs: number, run: () => Promise<T>):
 
 function resultFileName(result: ScenarioResult, options: BenchOptions): string {
   if (result.scenario === 'watcher-sync') return `${result.name}.json`;
-  return `${result.name}${options.concurrency === 16 ? '' : `-c${options.concurrency}`}${options.leases ? '-leases' : ''}.json`;
+  return `${result.name}${options.concurrency === DEFAULT_CONCURRENCY ? '' : `-c${options.concurrency}`}${options.leases ? '-leases' : ''}.json`;
 }
 
 async function main(): Promise<number> {

@@ -218,8 +218,12 @@ convict.addFormats(
   ),
 );
 
-/** Handlers lando runs at once: enough to overlap the waits on bespin-api and the API server of one core's worth of work. */
-export const DEFAULT_CONCURRENCY = 16;
+/**
+ * Handlers lando runs at once. Near the API servers lando is CPU-bound at about 8: more only
+ * makes every handler share the core with more others (N = 100 benchmark: step transition p95
+ * 120-140 ms at 8, 170-250 ms at 16, the same throughput). Far from them, more hides latency.
+ */
+export const DEFAULT_CONCURRENCY = 8;
 /** Deliveries lando holds: a backlog deep enough that the jobs in flight are moved on before new ones start (see CommandDispatcher). */
 export const DEFAULT_PREFETCH = 128;
 
@@ -422,7 +426,7 @@ export const CONFIG_SCHEMA = {
   },
   lando: {
     concurrency: {
-      doc: 'How many commands lando handles at the same time (different jobs only).',
+      doc: 'How many commands lando handles at the same time (different jobs only). Each command makes about six requests to bespin-api and the API server one after another: raise it when those are far away (tens of milliseconds per request).',
       format: 'positive-integer',
       default: DEFAULT_CONCURRENCY,
     },

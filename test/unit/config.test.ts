@@ -105,7 +105,7 @@ describe('loadConfig', () => {
         logLevel: 'info',
         healthPort: 0,
         lando: {
-          concurrency: 16,
+          concurrency: 8,
           handlerTimeoutSeconds: 300,
           shutdownGraceSeconds: 30,
           leases: false,
