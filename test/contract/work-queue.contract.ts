@@ -212,6 +212,20 @@ export function workQueueContract(name: string, setup: WorkQueueHarnessFactory):
       assert.equal(queued?.headers['x-lando-attempt'], 1);
     });
 
+    it('counts the deferrals of a message in a row, so their pauses can grow, without spending an attempt', async function () {
+      const { consumer, client, takeRaw } = await open({ retryDelayMs: 3_600_000 });
+      const recorder = new Recorder(() => ({ outcome: 'defer', reason: 'job 1 is being handled by another lando replica' }));
+      await client.send(startJob('1'));
+      await consumer.start(recorder.handler);
+      const deliveries = await recorder.received(3);
+      await consumer.stop();
+
+      assert.deepEqual(deliveries.map(summary), ['start_job:1@0', 'start_job:1@0', 'start_job:1@0']);
+      const queued = await takeRaw();
+      assert.equal(queued?.headers['x-lando-deferrals'], 3);
+      assert.equal(queued?.headers['x-lando-attempt'], 0);
+    });
+
     it('dead-letters a message with the reason once it used up its attempts', async function () {
       const { consumer, client, queueDepth, deadLetters } = await open({ maxAttempts: 3 });
       const recorder = new Recorder(() => ({ outcome: 'retry', reason: 'bespin is down' }));

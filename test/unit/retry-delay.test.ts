@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { retryDelay } from '../../src/adapters/amqp/delivery-settlement.js';
+import { deferralDelay, retryDelay } from '../../src/adapters/amqp/delivery-settlement.js';
 
 describe('the pause before a retry', () => {
   const policy = { retryDelayMs: 1000, maxRetryDelayMs: 60_000 };
@@ -20,5 +20,19 @@ describe('the pause before a retry', () => {
 
   it('is no pause at all when the first wait is zero', () => {
     expect(retryDelay({ retryDelayMs: 0, maxRetryDelayMs: 0 }, 5, () => 1)).to.equal(0);
+  });
+});
+
+describe('the pause before a deferred message goes back', () => {
+  it('starts short, as the replica holding the job usually finishes at once, and grows to the retry pause, never beyond', () => {
+    const ceilings = [1, 2, 3, 4, 5, 9].map((deferrals) => deferralDelay({ retryDelayMs: 1000 }, deferrals, () => 1));
+    expect(ceilings).to.deep.equal([100, 200, 400, 800, 1000, 1000]);
+    expect(deferralDelay({ retryDelayMs: 1000 }, 1, () => 0)).to.equal(50);
+  });
+
+  it('is never longer than a short retry pause, and none with none', () => {
+    expect(deferralDelay({ retryDelayMs: 20 }, 1, () => 1)).to.equal(20);
+    expect(deferralDelay({ retryDelayMs: 20 }, 8, () => 1)).to.equal(20);
+    expect(deferralDelay({ retryDelayMs: 0 }, 3, () => 1)).to.equal(0);
   });
 });

@@ -5,7 +5,7 @@ import {
   PERSISTENT,
   propertiesFromTable,
   propertiesToTable,
-  withoutAttempt,
+  withoutRetryCounts,
   type MessageProperties,
 } from './message-properties.js';
 import { NO_OP_LOGGER } from './port-defaults.js';
@@ -127,7 +127,7 @@ export class AmqpDeadLetterQueue {
     return this.drain('requeueing', limit, async (session, message) => {
       const deadLetter = readDeadLetter(message.body, message.properties);
       await session.declareQueue(this.queue);
-      await session.publish('', this.queue, message.body, withoutAttempt(deadLetter.originalProperties));
+      await session.publish('', this.queue, message.body, withoutRetryCounts(deadLetter.originalProperties));
       this.logger.info({ reason: deadLetter.reason, deadLetteredAt: deadLetter.deadLetteredAt }, 'requeued a dead letter');
     });
   }

@@ -6,7 +6,7 @@ import type { Metrics } from '../../ports/metrics.js';
 import type { DeliveryHandler, Disposition } from '../../ports/work-queue.js';
 import { deadLetterProperties, defaultDeadLetterQueue } from './dead-letter-queue.js';
 import { decodeMessage, MessageDecodeError } from './message-codec.js';
-import { attemptOf, withAttempt, type MessageProperties } from './message-properties.js';
+import { attemptOf, deferralsOf, withRetryCounts, type MessageProperties } from './message-properties.js';
 import { checkIntegerOption } from './option-checks.js';
 import { NO_OP_LOGGER, NO_OP_METRICS, SYSTEM_CLOCK } from './port-defaults.js';
 
@@ -93,7 +93,7 @@ export interface SettlementChannel {
 
 type Settlement =
   | { readonly action: 'ack' }
-  | { readonly action: 'retry'; readonly attempt: number; readonly delayMs: number }
+  | { readonly action: 'retry'; readonly attempt: number; readonly deferrals: number; readonly delayMs: number }
   | { readonly action: 'dead-letter'; readonly kind: DeadLetterKind; readonly reason: string };
 
 export class DeliveryProcessor {
@@ -148,7 +148,7 @@ export class DeliveryProcessor {
       redelivered: delivery.redelivered,
     });
     const disposition = await this.runHandler(handler, delivery, log);
-    await this.settle(inbound, channel, this.settlementFor(disposition, delivery.attempt, log), log);
+    await this.settle(inbound, channel, this.settlementFor(disposition, delivery.attempt, deferralsOf(inbound.properties), log), log);
   }
 
   private async runHandler(handler: DeliveryHandler, delivery: Delivery, log: Logger): Promise<Disposition> {
@@ -160,7 +160,7 @@ export class DeliveryProcessor {
     }
   }
 
-  private settlementFor(disposition: Disposition, attempt: number, log: Logger): Settlement {
+  private settlementFor(disposition: Disposition, attempt: number, deferrals: number, log: Logger): Settlement {
     switch (disposition.outcome) {
       case 'ack':
         return { action: 'ack' };
@@ -170,7 +170,7 @@ export class DeliveryProcessor {
       case 'defer':
         log.info({ reason: disposition.reason }, 'putting the message back, unhandled, for later');
         this.metrics.increment(RETRIES_METRIC, { reason_kind: 'deferred' });
-        return { action: 'retry', attempt, delayMs: this.policy.retryDelayMs };
+        return { action: 'retry', attempt, deferrals: deferrals + 1, delayMs: deferralDelay(this.policy, deferrals + 1) };
       case 'retry': {
         const tries = attempt + 1;
         if (tries >= this.policy.maxAttempts) {
@@ -179,7 +179,7 @@ export class DeliveryProcessor {
         }
         log.info({ reason: disposition.reason }, 'putting the message back for a retry');
         this.metrics.increment(RETRIES_METRIC, { reason_kind: 'failed_attempt' });
-        return { action: 'retry', attempt: tries, delayMs: retryDelay(this.policy, tries) };
+        return { action: 'retry', attempt: tries, deferrals: 0, delayMs: retryDelay(this.policy, tries) };
       }
     }
   }
@@ -193,7 +193,7 @@ export class DeliveryProcessor {
     }
     try {
       if (settlement.action === 'retry') {
-        await channel.publish(this.policy.queue, inbound.body, withAttempt(inbound.properties, settlement.attempt));
+        await channel.publish(this.policy.queue, inbound.body, withRetryCounts(inbound.properties, settlement.attempt, settlement.deferrals));
       } else if (settlement.action === 'dead-letter') {
         const properties = deadLetterProperties(inbound.properties, settlement.reason, this.policy.queue, new Date(this.clock.now()));
         await channel.publish(this.policy.deadLetterQueue, inbound.body, properties);
@@ -231,4 +231,17 @@ export class InFlightDeliveries {
 export function retryDelay(policy: Pick<ConsumerPolicy, 'retryDelayMs' | 'maxRetryDelayMs'>, failures: number, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxRetryDelayMs, policy.retryDelayMs * 2 ** Math.max(0, failures - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** The first pause after a deferral, unless retry_delay_ms is shorter. */
+export const FIRST_DEFERRAL_DELAY_MS = 100;
+
+/**
+ * The pause before a deferred message (its job held by another replica) goes back. The holder
+ * usually finishes within milliseconds, and the copy may well reach it next, so the first pause
+ * is short; one that keeps finding the job held (a long handler) backs off to retry_delay_ms,
+ * never longer, as a deferral is no failure.
+ */
+export function deferralDelay(policy: Pick<ConsumerPolicy, 'retryDelayMs'>, deferrals: number, random: () => number = Math.random): number {
+  return retryDelay({ retryDelayMs: Math.min(FIRST_DEFERRAL_DELAY_MS, policy.retryDelayMs), maxRetryDelayMs: policy.retryDelayMs }, deferrals, random);
 }

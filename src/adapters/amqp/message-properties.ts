@@ -22,6 +22,8 @@ export interface MessageProperties {
 
 /** How many times the message was put back for a retry; absent on a first delivery. */
 export const ATTEMPT_HEADER = 'x-lando-attempt';
+/** How many times in a row the message was put back unhandled because another replica held its job. */
+export const DEFERRAL_HEADER = 'x-lando-deferrals';
 
 export const PERSISTENT = 2;
 
@@ -45,20 +47,31 @@ const SPEC_NAMES = {
 type PropertyName = keyof typeof SPEC_NAMES;
 const NUMERIC_PROPERTIES: ReadonlySet<PropertyName> = new Set(['deliveryMode', 'priority', 'timestamp']);
 
-/** The attempt count a delivery carries; 0 when absent or unreadable. */
+/** The count a delivery carries in `header`; 0 when absent or unreadable. */
+function countIn(properties: MessageProperties, header: string): number {
+  const raw = properties.headers?.[header];
+  const count = typeof raw === 'number' ? raw : typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' ? Number(raw) : NaN;
+  return Number.isSafeInteger(count) && count >= 0 ? count : 0;
+}
+
 export function attemptOf(properties: MessageProperties): number {
-  const raw = properties.headers?.[ATTEMPT_HEADER];
-  const attempt = typeof raw === 'number' ? raw : typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' ? Number(raw) : NaN;
-  return Number.isSafeInteger(attempt) && attempt >= 0 ? attempt : 0;
+  return countIn(properties, ATTEMPT_HEADER);
 }
 
-export function withAttempt(properties: MessageProperties, attempt: number): MessageProperties {
-  return { ...properties, headers: { ...properties.headers, [ATTEMPT_HEADER]: attempt } };
+export function deferralsOf(properties: MessageProperties): number {
+  return countIn(properties, DEFERRAL_HEADER);
 }
 
-export function withoutAttempt(properties: MessageProperties): MessageProperties {
-  if (properties.headers === undefined || !(ATTEMPT_HEADER in properties.headers)) return properties;
-  const { [ATTEMPT_HEADER]: _dropped, ...headers } = properties.headers;
+/** The properties of the copy put back on the queue: the attempt count, and the deferrals in a row (none after a handled attempt). */
+export function withRetryCounts(properties: MessageProperties, attempt: number, deferrals: number): MessageProperties {
+  const { [DEFERRAL_HEADER]: _previous, ...headers } = properties.headers ?? {};
+  return { ...properties, headers: { ...headers, [ATTEMPT_HEADER]: attempt, ...(deferrals > 0 ? { [DEFERRAL_HEADER]: deferrals } : {}) } };
+}
+
+/** A fresh start: no attempt or deferral count. */
+export function withoutRetryCounts(properties: MessageProperties): MessageProperties {
+  if (properties.headers === undefined || !(ATTEMPT_HEADER in properties.headers || DEFERRAL_HEADER in properties.headers)) return properties;
+  const { [ATTEMPT_HEADER]: _attempt, [DEFERRAL_HEADER]: _deferrals, ...headers } = properties.headers;
   return { ...properties, headers };
 }
 
