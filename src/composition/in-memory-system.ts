@@ -52,6 +52,8 @@ export interface InMemorySystemOptions {
   readonly maxAttempts?: number;
   readonly retryDelayMs?: number;
   readonly maxRetryDelayMs?: number;
+  /** Deleted claims stay Terminating until `cluster.finishTerminations()`, as pvc-protection keeps them while pods use them. */
+  readonly deletePvcAsync?: boolean;
   readonly clock?: Clock;
   /**
    * Another system whose bespin-api, broker (and so queue), cluster and progress publisher this
@@ -102,7 +104,9 @@ export class InMemorySystem {
     this.bespin = world?.bespin ?? new MemoryBespinApi(options.bespinRecords);
     this.broker = world?.broker ?? new MemoryBroker();
     this.progress = world?.progress ?? new MemoryProgressPublisher();
-    this.cluster = world?.cluster ?? new MemoryCluster(options.workloads ? { autoComplete: this.simulate(options.workloads) } : {});
+    this.cluster =
+      world?.cluster ??
+      new MemoryCluster({ ...(options.workloads ? { autoComplete: this.simulate(options.workloads) } : {}), deletePvcAsync: options.deletePvcAsync ?? false });
     const queueOptions = {
       prefetch: options.prefetch ?? DEFAULT_PREFETCH,
       maxAttempts: options.maxAttempts ?? 5,

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { JOB_STEPS } from '../../src/domain/job-steps.js';
 import type { StepType } from '../../src/domain/job-codes.js';
-import { JobSystem } from '../support/job-system.js';
+import { JobSystem, waitUntil } from '../support/job-system.js';
 
 /**
  * Whole jobs: lando's JobRunner and the watcher's JobMonitor together, the watcher's messages
@@ -108,6 +108,30 @@ describe('whole jobs over the in-memory adapters', () => {
       expect(jobs.bespin.jobErrors).to.deep.equal([]);
     });
   }
+
+  it('restarts a job canceled a moment ago once its claims, still terminating, are gone (W14)', async () => {
+    const jobs = await running({ deletePvcAsync: true, retryDelayMs: 1, maxRetryDelayMs: 5, maxAttempts: 1000 });
+    jobs.addJob(6);
+    await jobs.startJob(6);
+    await jobs.waitForJob(6, 'stage_data');
+    await jobs.bespin.setJobState(6, 'c');
+    await jobs.client.send({ command: 'cancel_job', jobId: '6' });
+    await jobs.waitForState(6, 'C', '');
+    await jobs.quiesce();
+
+    await jobs.bespin.setJobState(6, 'r');
+    await jobs.client.send({ command: 'restart_job', jobId: '6' });
+    await waitUntil(() => jobs.metrics.value('lando_retries_total', { reason_kind: 'failed_attempt' }) >= 3, () => 'the restart to be retried while the claims terminate');
+    expect(jobs.cluster.objects('Job').filter((job) => job.metadata.labels['bespin-job-id'] === '6'), 'no step runs on a claim being deleted').to.deep.equal([]);
+    expect(jobs.bespin.jobErrors).to.deep.equal([]);
+
+    jobs.cluster.finishTerminations();
+    const stage = await jobs.waitForJob(6, 'stage_data');
+    expect(jobs.stateOf(6)).to.deep.equal({ state: 'R', step: 'S' });
+    jobs.cluster.completeJob(stage);
+    await jobs.waitForJob(6, 'run_workflow');
+    expect(jobs.deadLetters()).to.deep.equal([]);
+  });
 
   it('ignores a step outcome that arrives late, twice or out of order, and a stale error after a cancel', async () => {
     const jobs = await running();

@@ -4,7 +4,7 @@ import { Container } from 'inversify';
 import { MemoryCluster, type MemoryClusterOptions } from '../../src/adapters/memory/memory-cluster.js';
 import { FaultPlan } from '../../src/adapters/memory/fault-plan.js';
 import type { ClusterObject, JobObject, Labels } from '../../src/domain/cluster-objects.js';
-import { AlreadyExistsError, NotFoundError, PermanentError, TransientError } from '../../src/domain/errors.js';
+import { AlreadyExistsError, ConflictError, NotFoundError, PermanentError, TransientError } from '../../src/domain/errors.js';
 import { CLUSTER, type Cluster, type JobWatchEvent, type WatchHandle } from '../../src/ports/cluster.js';
 import { clusterContract, jobSelector, objectsForJob, relabelled, renamed, WatchRecorder } from './cluster.contract.js';
 
@@ -524,7 +524,11 @@ describe('MemoryCluster simulation and inspection', () => {
       assert.deepEqual(cluster.names('ConfigMap'), []);
       assert.equal(cluster.metadataOf('PersistentVolumeClaim', pvc.metadata.name)?.terminating, true);
       assert.deepEqual((await cluster.list('PersistentVolumeClaim', jobSelector(42))).map((ref) => ref.name), [pvc.metadata.name]);
-      await assert.rejects(cluster.create(pvc), /object is being deleted: persistentvolumeclaims "job-data-42-jdoe12" already exists/);
+      await assert.rejects(cluster.create(pvc), (error: unknown) => {
+        assert.ok(error instanceof ConflictError, 'retryable, as the Kubernetes adapter reports it');
+        assert.equal(error.message, 'create PersistentVolumeClaim job-data-42-jdoe12: PersistentVolumeClaim job-data-42-jdoe12 is still terminating');
+        return true;
+      });
       assert.equal(await cluster.delete('PersistentVolumeClaim', pvc.metadata.name), 'deleted');
       cluster.finishTerminations();
       assert.deepEqual(cluster.names('PersistentVolumeClaim'), []);

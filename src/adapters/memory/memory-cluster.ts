@@ -12,7 +12,7 @@ import type {
   ObjectRef,
   PodView,
 } from '../../domain/cluster-objects.js';
-import { AlreadyExistsError, NotFoundError, PermanentError } from '../../domain/errors.js';
+import { AlreadyExistsError, ConflictError, NotFoundError, PermanentError } from '../../domain/errors.js';
 import type { Cluster, CreateOutcome, DeleteOutcome, JobWatchEvent, JobWatchListener, WatchHandle } from '../../ports/cluster.js';
 import { validateClusterObject, validateLabelSelector } from './cluster-object-validation.js';
 import { FaultPlan } from './fault-plan.js';
@@ -384,7 +384,8 @@ export class MemoryCluster implements Cluster {
     const existing = this.table(object.kind).get(name);
     if (existing) {
       if (existing.terminating) {
-        throw new AlreadyExistsError(`object is being deleted: ${RESOURCE[object.kind]} "${name}" already exists`);
+        // As the Kubernetes adapter reports it: retryable, the name frees itself once the finalizers finish.
+        throw new ConflictError(`create ${object.kind} ${name}: ${object.kind} ${name} is still terminating`);
       }
       const owner = existing.description.metadata.labels[JOB_ID_LABEL];
       if (owner && owner === object.metadata.labels[JOB_ID_LABEL]) return 'adopted';
