@@ -3,6 +3,7 @@ import { startBespinApiTestServer, type BespinApiTestServer, type RecordedHttpRe
 import { startK8sApiTestServer, type AutoCompleteOptions, type K8sApiTestServer } from '../testservers/k8s/k8s-api-test-server.js';
 import { SeedConfigFile } from '../test/support/config-files.js';
 import { RABBITMQ, RabbitTestBroker, uniqueQueueName } from '../test/support/rabbitmq.js';
+import { deployedNodeOptions } from './deployed-node-options.js';
 import { RoleProcess } from './role-process.js';
 
 export const NAMESPACE = 'lando-job-runner';
@@ -74,7 +75,7 @@ export class BenchEnvironment {
 
   /** Spawns a role process, stopped by stop(); see RoleProcess.started() to wait for it. */
   spawnRole(role: 'lando' | 'watcher'): RoleProcess {
-    const spawned = RoleProcess.spawn(role, this.config.path, { nodeArgs: this.nodeArgs });
+    const spawned = RoleProcess.spawn(role, this.config.path, { nodeArgs: [...deployedNodeOptions(role), ...this.nodeArgs] });
     this.roles.push(spawned);
     return spawned;
   }
