@@ -210,6 +210,14 @@ describe('pickle codec', () => {
       expect(dicts.map((dict) => load(dumpPickle(dict)))).to.deep.equal(dicts);
     });
 
+    it('writes text of every length and script exactly as Python does', () => {
+      const line = 'log line: é 中 🧬 \\ " \n';
+      const texts = ['', 'x', line, line.repeat(40), line.repeat(3000)];
+      const ours = texts.map((text) => dumpPickle(text).toString('hex'));
+      expect(ours).to.deep.equal(pythonDumps(texts.map((text) => JSON.stringify(text))).map((bytes) => bytes.toString('hex')));
+      expect(texts.map((text) => load(dumpPickle(text)))).to.deep.equal(texts);
+    });
+
     it('writes a repeated class once and refers back to it', () => {
       const payload = instance(START_JOB_PAYLOAD, [['job_id', '1']]);
       const bytes = dumpPickle([payload, instance(START_JOB_PAYLOAD, [['job_id', '2']])]);

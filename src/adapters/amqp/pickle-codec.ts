@@ -767,8 +767,13 @@ function normalizeInt(value: bigint): number | bigint {
 /** CPython's pickler batch size for list items and dict entries. */
 const BATCH_SIZE = 1000;
 
+/** Room a Pickler starts with: a step outcome's WorkRequest is about 300 bytes. */
+const INITIAL_PICKLE_BYTES = 512;
+
+/** Writes into one growing buffer: a chunk per opcode made the encoding mostly allocation. */
 class Pickler {
-  private readonly chunks: Uint8Array[] = [];
+  private buffer = Buffer.allocUnsafe(INITIAL_PICKLE_BYTES);
+  private length = 0;
   private memoSize = 0;
   private readonly globalsWritten = new Map<string, number>();
 
@@ -776,7 +781,8 @@ class Pickler {
     this.bytes(OP.PROTO, 2);
     this.save(value);
     this.bytes(OP.STOP);
-    return Buffer.concat(this.chunks);
+    // A copy of the exact size: the working buffer may be twice as large.
+    return Buffer.from(this.buffer.subarray(0, this.length));
   }
 
   private save(value: PickleValue): void {
@@ -805,27 +811,24 @@ class Pickler {
     if (value >= 0n && value <= 0xffn) return this.bytes(OP.BININT1, Number(value));
     if (value >= 0n && value <= 0xffffn) return this.bytes(OP.BININT2, Number(value & 0xffn), Number(value >> 8n));
     if (value >= -0x80000000n && value <= 0x7fffffffn) {
-      const operand = Buffer.alloc(4);
-      operand.writeInt32LE(Number(value));
-      return this.bytes(OP.BININT, ...operand);
+      this.reserve(5);
+      this.buffer[this.length] = OP.BININT;
+      this.length = this.buffer.writeInt32LE(Number(value), this.length + 1);
+      return;
     }
     const encoded = twosComplement(value);
-    if (encoded.length < 256) {
-      this.bytes(OP.LONG1, encoded.length);
-    } else {
-      const length = Buffer.alloc(4);
-      length.writeInt32LE(encoded.length);
-      this.bytes(OP.LONG4, ...length);
-    }
-    this.chunks.push(encoded);
+    if (encoded.length < 256) this.bytes(OP.LONG1, encoded.length);
+    else this.bytesWithUint32(OP.LONG4, encoded.length);
+    this.reserve(encoded.length);
+    this.buffer.set(encoded, this.length);
+    this.length += encoded.length;
   }
 
   private saveString(value: string): void {
-    const encoded = Buffer.from(value, 'utf8');
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(encoded.length);
-    this.bytes(OP.BINUNICODE, ...length);
-    this.chunks.push(encoded);
+    const size = Buffer.byteLength(value, 'utf8');
+    this.bytesWithUint32(OP.BINUNICODE, size);
+    this.reserve(size);
+    this.length += this.buffer.write(value, this.length, size, 'utf8');
     this.memoize();
   }
 
@@ -885,7 +888,10 @@ class Pickler {
     const split = fullName.lastIndexOf('.');
     if (split <= 0) throw new PermanentError(`pickle encoder needs a module-qualified class name, got ${fullName}`);
     this.bytes(OP.GLOBAL);
-    this.chunks.push(Buffer.from(`${fullName.slice(0, split)}\n${fullName.slice(split + 1)}\n`, 'utf8'));
+    const line = `${fullName.slice(0, split)}\n${fullName.slice(split + 1)}\n`;
+    const size = Buffer.byteLength(line, 'utf8');
+    this.reserve(size);
+    this.length += this.buffer.write(line, this.length, size, 'utf8');
     this.globalsWritten.set(fullName, this.memoize());
   }
 
@@ -897,13 +903,22 @@ class Pickler {
   }
 
   private bytesWithUint32(opcode: number, operand: number): void {
-    const encoded = Buffer.alloc(4);
-    encoded.writeUInt32LE(operand);
-    this.bytes(opcode, ...encoded);
+    this.reserve(5);
+    this.buffer[this.length] = opcode;
+    this.length = this.buffer.writeUInt32LE(operand, this.length + 1);
   }
 
   private bytes(...values: number[]): void {
-    this.chunks.push(Uint8Array.from(values));
+    this.reserve(values.length);
+    for (const value of values) this.buffer[this.length++] = value;
+  }
+
+  /** Makes room for `size` more bytes. */
+  private reserve(size: number): void {
+    if (this.length + size <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + size));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
   }
 }
 
