@@ -3,15 +3,16 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { K8sCluster, type K8sClusterOptions } from '../../src/adapters/k8s/k8s-cluster.js';
-import { LISTENER_ERRORS_METRIC, RELISTS_METRIC, RESTARTS_METRIC } from '../../src/adapters/k8s/k8s-job-watch.js';
+import { LISTENER_ERRORS_METRIC, MAX_CONCURRENT_DELIVERIES, MAX_QUEUED_DELIVERIES, RELISTS_METRIC, RESTARTS_METRIC } from '../../src/adapters/k8s/k8s-job-watch.js';
 import { toApiBody } from '../../src/adapters/k8s/object-bodies.js';
 import { MemoryMetrics } from '../../src/adapters/memory/memory-metrics.js';
 import type { ClusterObject } from '../../src/domain/cluster-objects.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, PermanentError, TransientError } from '../../src/domain/errors.js';
 import { StageSequencer } from '../../src/domain/stage-sequencer.js';
 import type { JobWatchEvent, WatchHandle } from '../../src/ports/cluster.js';
-import { startK8sApiTestServer, type K8sApiTestServer, type K8sApiTestServerOptions } from '../../testservers/k8s/k8s-api-test-server.js';
+import { startK8sApiTestServer, type K8sApiTestServer, type K8sApiTestServerOptions, type KubeObject } from '../../testservers/k8s/k8s-api-test-server.js';
 import { k8sEvents, loadHappyPath, TRANSCRIPT_SETTINGS } from '../support/bespin-fixtures.js';
 import { MemoryLogger } from '../support/memory-logger.js';
 import { clusterContract, jobSelector, objectsForJob, relabelled, WatchRecorder } from './cluster.contract.js';
@@ -461,6 +462,36 @@ describe('K8sCluster', () => {
       await eventually('the slow Job handled too', () => handled.includes(slow.metadata.name));
     });
 
+    it('hands the listener a long list page by page, and every Job once', async () => {
+      const pageSize = 100;
+      const pages = Math.ceil((MAX_QUEUED_DELIVERIES * 2) / pageSize) + 1;
+      await server.close();
+      await setUp({}, { listPageSize: pageSize });
+      for (let index = 0; index < pages * pageSize; index += 1) {
+        server.seed({ apiVersion: 'batch/v1', kind: 'Job', ...toApiBody(objectsForJob(1000 + index).stageJob) } as KubeObject);
+      }
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let listsAtFirstEvent: number | undefined;
+      let waiting = 0;
+      const recorder = await watch({
+        listener: async () => {
+          listsAtFirstEvent ??= server.calls.count('list jobs');
+          waiting += 1;
+          await gate;
+          waiting -= 1;
+        },
+      });
+      await eventually('every delivery slot taken', () => waiting === MAX_CONCURRENT_DELIVERIES);
+      // The first page, and perhaps the request for the second: the listener need not wait for the whole list.
+      assert.ok(listsAtFirstEvent !== undefined && listsAtFirstEvent <= 2, `the listener heard of the first Job after ${listsAtFirstEvent} of ${pages} page requests`);
+      release();
+      await eventually('every Job delivered', () => recorder.events.length === pages * pageSize && waiting === 0);
+      assert.equal(new Set(recorder.events.map((event) => event.job.name)).size, pages * pageSize);
+      assert.ok(recorder.events.every((event) => event.type === 'ADDED'));
+      assert.equal(server.calls.count('list jobs'), pages);
+    });
+
     it('retries a failing list with back-off instead of giving up', async () => {
       server.failNext('list jobs', { code: 500, times: 3 });
       const recorder = await watch();
@@ -501,12 +532,27 @@ describe('K8sCluster', () => {
 describe('K8sCluster against a stub API server', () => {
   let stub: Server;
   let cluster: K8sCluster;
+  let compressedLists: number;
 
   beforeEach(async () => {
+    compressedLists = 0;
     stub = createServer((request, response) => {
       if (request.url?.startsWith(`/api/v1/namespaces/${NAMESPACE}/pods/binary/log`)) {
         response.writeHead(200, { 'Content-Type': 'text/plain' });
         response.end(Buffer.from([0xef, 0xbb, 0xbf, 0x6f, 0x6b, 0xff, 0x21]));
+      }
+      if (request.url?.includes('job-name%3Dhalf')) {
+        // Half a list, and then nothing.
+        response.writeHead(200, { 'Content-Type': 'application/json' });
+        response.write('{"kind": "PodList", "metadata": {}, "items": [{"metadata": {"name": "half-1"}}, ');
+        return;
+      }
+      if (request.url?.startsWith(`/api/v1/namespaces/${NAMESPACE}/pods?`) && request.headers['accept-encoding']?.includes('gzip')) {
+        // As an API server answers a large list when the client accepts gzip.
+        const items = ['gz-1', 'gz-2'].map((name) => ({ metadata: { name, creationTimestamp: '2026-11-28T10:00:00Z' }, status: { phase: 'Running' } }));
+        compressedLists += 1;
+        response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+        response.end(gzipSync(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '5' }, items })));
       }
       // Anything else never gets an answer.
     });
@@ -528,6 +574,26 @@ describe('K8sCluster against a stub API server', () => {
 
   it('replaces bytes of a log that are not UTF-8 instead of failing (W17)', async () => {
     assert.equal(await cluster.readPodLog('binary', 100), '\ufeffok\ufffd!');
+  });
+
+  it('asks for a compressed list and reads it', async () => {
+    const pods = await cluster.listPods({ 'job-name': 'gz' });
+    assert.deepEqual(
+      pods.map((pod) => [pod.name, pod.phase, pod.creationTimestamp]),
+      [
+        ['gz-1', 'Running', '2026-11-28T10:00:00Z'],
+        ['gz-2', 'Running', '2026-11-28T10:00:00Z'],
+      ],
+    );
+    assert.equal(compressedLists, 1);
+  });
+
+  it('gives up on a list whose answer stops halfway as TransientError', async () => {
+    await assert.rejects(cluster.listPods({ 'job-name': 'half' }), (error: unknown) => {
+      assert.ok(error instanceof TransientError, String(error));
+      assert.equal(error.message, 'list Pod job-name=half: no response within 100 ms');
+      return true;
+    });
   });
 
   it('gives up on a request without an answer as TransientError', async () => {

@@ -17,6 +17,7 @@ import {
   type V1ListMeta,
   type V1ObjectMeta,
   type V1PersistentVolumeClaim,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import type { ClusterEvent, ClusterObject, Labels, ObjectKind, ObjectRef, PodView } from '../../domain/cluster-objects.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, PermanentError } from '../../domain/errors.js';
@@ -25,14 +26,16 @@ import type { Cluster, CreateOutcome, DeleteOutcome, JobWatchListener, WatchHand
 import type { Logger } from '../../ports/logger.js';
 import type { Metrics } from '../../ports/metrics.js';
 import { checkMaxBytes, utf8Tail } from '../log-tail.js';
+import type { ApiList } from './json-list.js';
 import {
   DEFAULT_MAX_BACKOFF_MS,
   DEFAULT_MIN_BACKOFF_MS,
   K8sJobWatch,
+  listedJob,
   type JobWatchSource,
   type JobWatchTimings,
 } from './k8s-job-watch.js';
-import { positiveInteger, sendWithTimeout } from './k8s-request.js';
+import { listWithTimeout, positiveInteger, sendWithTimeout, type ListRequest } from './k8s-request.js';
 import { eventView, involvedObjectSelector, labelSelectorText, objectRef, oldestFirst, podView } from './k8s-views.js';
 import { buildKubeConfig, type ClusterCredentials } from './kube-config.js';
 import { toApiBody, type ApiBody } from './object-bodies.js';
@@ -138,12 +141,20 @@ export class K8sCluster implements Cluster {
     return items.map((item) => objectRef(kind, item.metadata));
   }
 
+  /** Read as it arrives, not into client-node's model objects: the watcher lists the pods of every failed Job it reports. */
   async listPods(selector: Labels): Promise<PodView[]> {
     const labelSelector = labelSelectorText(selector);
-    const pods = await this.listAll(`list Pod ${labelSelector}`, (continueToken, options) =>
-      this.core.listNamespacedPod({ namespace: this.namespace, labelSelector, limit: this.pageSize, _continue: continueToken }, options),
-    );
-    return pods.map(podView);
+    const operation = `list Pod ${labelSelector}`;
+    const path = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`;
+    const pods: PodView[] = [];
+    let continueToken: string | undefined;
+    do {
+      // Parsed JSON read through the V1Pod type: its timestamps are text, which podView accepts.
+      const page = await this.listPage(operation, { path, query: { continue: continueToken, labelSelector, limit: this.pageSize }, read: (pod) => podView(pod as V1Pod) });
+      pods.push(...page.items);
+      continueToken = page.metadata?.continue || undefined;
+    } while (continueToken !== undefined);
+    return pods;
   }
 
   /**
@@ -198,13 +209,12 @@ export class K8sCluster implements Cluster {
 
   private jobWatchSource(labelSelector: string): JobWatchSource {
     const path = `/apis/batch/v1/namespaces/${encodeURIComponent(this.namespace)}/jobs`;
+    const operation = `list Job ${labelSelector}`;
     return {
+      // Read as it arrives, not into client-node's model objects: the list is the watch's bulk (10,000 Jobs at a start).
       listPage: (continueToken, cancel) =>
-        this.request(
-          `list Job ${labelSelector}`,
-          (options) => this.batch.listNamespacedJob({ namespace: this.namespace, labelSelector, limit: this.pageSize, _continue: continueToken }, options),
-          cancel,
-        ),
+        // Parsed JSON read through the V1Job type, as the watch events are.
+        this.listPage(operation, { path, query: { continue: continueToken, labelSelector, limit: this.pageSize }, read: (job) => listedJob(job as V1Job) }, cancel),
       openStream: (resourceVersion, onEvent, onEnd) =>
         new Watch(this.kubeConfig).watch(
           path,
@@ -252,6 +262,11 @@ export class K8sCluster implements Cluster {
       continueToken = listed.metadata?._continue || undefined;
     } while (continueToken !== undefined);
     return items;
+  }
+
+  /** One page of a list with the timeout (and `cancel`, if given); failures become domain errors. */
+  private listPage<T>(operation: string, request: Omit<ListRequest<T>, 'kubeConfig'>, cancel?: AbortSignal): Promise<ApiList<T>> {
+    return listWithTimeout(operation, this.requestTimeoutMs, { kubeConfig: this.kubeConfig, ...request }, cancel);
   }
 
   /** One API request with the timeout (and `cancel`, if given); failures become domain errors. */
