@@ -112,6 +112,9 @@ export class AmqpConnection {
       credentials: amqp.credentials.plain(options.username, options.password),
       clientProperties: { connection_name: options.connectionName ?? 'lando-k8s' },
       timeout: HANDSHAKE_TIMEOUT_MS,
+      // amqplib leaves Nagle's algorithm on: a publish or ack written while an earlier segment
+      // awaits the broker's delayed ACK then waits up to 40 ms. Every message here is small and urgent.
+      noDelay: true,
       ...(options.tls?.caFile === undefined ? {} : { ca: [readCaFile(options.tls.caFile)] }),
     };
   }
