@@ -102,9 +102,9 @@ async function runService(role: 'lando' | 'watcher', config: AppConfig): Promise
   const logger = createLogger({ name: `lando-k8s-${role}`, level: config.logLevel, secrets: secretsOf(config) });
   if (config.unknownKeys.length > 0) logger.warn({ keys: config.unknownKeys }, 'Ignoring unknown configuration keys');
   const metrics = new PrometheusMetrics({ logger });
-  // Loaded here, not at the top: the Kubernetes client takes seconds to load, and the sandbox and the client role never need it.
-  const { closing, createLandoRole, createWatcherRole } = await import('./roles.js');
-  const running = (role === 'lando' ? createLandoRole : createWatcherRole)(config, logger, metrics);
+  // Loaded here, not at the top: the Kubernetes client takes seconds to load, the sandbox and the client role never need it, and each role needs only its own adapters.
+  const { closing } = await import('./role-parts.js');
+  const running = role === 'lando' ? (await import('./lando-role.js')).createLandoRole(config, logger, metrics) : (await import('./watcher-role.js')).createWatcherRole(config, logger, metrics);
   let stopping = false;
   const services: NamedService[] = [];
   if (config.healthPort > 0) {
