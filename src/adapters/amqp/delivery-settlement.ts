@@ -24,7 +24,7 @@ export interface WorkQueueConsumerOptions {
   readonly deadLetterQueue?: string;
   /** Deliveries handled at once (the domain serializes per job). Default 4. */
   readonly prefetch?: number;
-  /** Handler runs per message before it is dead-lettered instead of retried. Default 5. */
+  /** Handler runs per message; after the last, a retryable failure is dead-lettered. Default 8. */
   readonly maxAttempts?: number;
   /** Pause before a message is put back on the queue after its first failure; doubles per failure. Default 1000 ms. */
   readonly retryDelayMs?: number;
@@ -140,7 +140,7 @@ export class DeliveryProcessor {
     }
 
     const attempt = attemptOf(inbound.properties);
-    const delivery: Delivery = { message, attempt, redelivered: inbound.redelivered, lastAttempt: attempt + 1 >= this.policy.maxAttempts };
+    const delivery: Delivery = { message, attempt, redelivered: inbound.redelivered, lastAttempt: this.isLastAttempt(attempt) };
     const log = this.logger.child({
       command: message.command,
       jobId: message.jobId,
@@ -149,6 +149,11 @@ export class DeliveryProcessor {
     });
     const disposition = await this.runHandler(handler, delivery, log);
     await this.settle(inbound, channel, this.settlementFor(disposition, delivery.attempt, deferralsOf(inbound.properties), log), log);
+  }
+
+  /** Attempts count from 0: the one numbered maxAttempts - 1 is the last. */
+  private isLastAttempt(attempt: number): boolean {
+    return attempt + 1 >= this.policy.maxAttempts;
   }
 
   private async runHandler(handler: DeliveryHandler, delivery: Delivery, log: Logger): Promise<Disposition> {
@@ -173,7 +178,7 @@ export class DeliveryProcessor {
         return { action: 'retry', attempt, deferrals: deferrals + 1, delayMs: deferralDelay(this.policy, deferrals + 1) };
       case 'retry': {
         const tries = attempt + 1;
-        if (tries >= this.policy.maxAttempts) {
+        if (this.isLastAttempt(attempt)) {
           log.error({ reason: disposition.reason, tries }, 'the message failed its last attempt; dead-lettering it');
           return { action: 'dead-letter', kind: 'max_attempts', reason: `${disposition.reason} (gave up after ${tries} attempts)` };
         }

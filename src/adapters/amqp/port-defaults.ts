@@ -1,7 +1,7 @@
-import { SystemClock } from '../system/system-clock.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Metrics } from '../../ports/metrics.js';
+import { SystemClock } from '../system/system-clock.js';
 
 /**
  * Stand-ins for the optional logger, metrics and clock inputs of the messaging adapters (the

@@ -146,15 +146,11 @@ export class K8sCluster implements Cluster {
     const labelSelector = labelSelectorText(selector);
     const operation = `list Pod ${labelSelector}`;
     const path = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`;
-    const pods: PodView[] = [];
-    let continueToken: string | undefined;
-    do {
+    return this.allPages(async (continueToken) => {
       // Parsed JSON read through the V1Pod type: its timestamps are text, which podView accepts.
       const page = await this.listPage(operation, { path, query: { continue: continueToken, labelSelector, limit: this.pageSize }, read: (pod) => podView(pod as V1Pod) });
-      pods.push(...page.items);
-      continueToken = page.metadata?.continue || undefined;
-    } while (continueToken !== undefined);
-    return pods;
+      return { items: page.items, next: page.metadata?.continue || undefined };
+    });
   }
 
   /**
@@ -253,13 +249,21 @@ export class K8sCluster implements Cluster {
   }
 
   /** Every page of a list, following `continue`. */
-  private async listAll<T>(operation: string, page: (continueToken: string | undefined, options: ConfigurationOptions) => Promise<Listed<T>>): Promise<T[]> {
+  private listAll<T>(operation: string, page: (continueToken: string | undefined, options: ConfigurationOptions) => Promise<Listed<T>>): Promise<T[]> {
+    return this.allPages(async (continueToken) => {
+      const listed = await this.request(operation, (options) => page(continueToken, options));
+      return { items: listed.items, next: listed.metadata?._continue || undefined };
+    });
+  }
+
+  /** Every item of a list, page after page until the server gives no continue token. */
+  private async allPages<T>(page: (continueToken: string | undefined) => Promise<{ items: readonly T[]; next: string | undefined }>): Promise<T[]> {
     const items: T[] = [];
     let continueToken: string | undefined;
     do {
-      const listed = await this.request(operation, (options) => page(continueToken, options));
+      const listed = await page(continueToken);
       items.push(...listed.items);
-      continueToken = listed.metadata?._continue || undefined;
+      continueToken = listed.next;
     } while (continueToken !== undefined);
     return items;
   }
